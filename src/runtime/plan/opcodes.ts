@@ -1,0 +1,136 @@
+/**
+ * The InitPlan instruction set: the single source of truth shared by the plan
+ * compiler (TypeScript) and berth-init (C). `bun scripts/gen-native-header.ts`
+ * writes native/opcodes.h from this file; a unit test checks it is up to date.
+ *
+ * A plan is a list of instructions that berth-init executes in order, deciding
+ * nothing: every path, flag and number is precomputed here. Field kinds:
+ *   u32, u64  little-endian integers
+ *   str       u32 length, bytes, NUL (length counts the NUL)
+ *   bytes     u32 length, raw bytes
+ *   strv      u32 count, then count x str
+ * Record on the wire: u32 opcode, u32 payload length, payload.
+ *
+ * Path kinds (field `where` of path-taking ops):
+ *   0 HOST      absolute path in the caller's mount namespace, used as is
+ *   1 ROOT_DIR  path inside the rootfs; resolved without leaving it, missing
+ *               components created as directories (the leaf too)
+ *   2 ROOT_FILE as ROOT_DIR but the leaf is created as an empty file
+ *   3 ROOT      path inside the rootfs; must exist
+ */
+export type FieldKind = "u32" | "u64" | "str" | "bytes" | "strv";
+export interface OpDef {
+  code: number;
+  fields: ReadonlyArray<readonly [name: string, kind: FieldKind]>;
+  doc: string;
+}
+
+export const OPS = {
+  // ---- executed by berth-init before CLONE (in the caller's namespaces) ----
+  SETNS: { code: 1, fields: [["nstype", "u64"], ["path", "str"]], doc: "join the namespace at path (setns)" },
+  UNSHARE: { code: 2, fields: [["flags", "u64"]], doc: "unshare(flags); used for CLONE_NEWTIME before CLONE" },
+  WRITE_FILE: { code: 3, fields: [["path", "str"], ["data", "str"]], doc: "open(path, O_WRONLY) and write data" },
+  CLONE: {
+    code: 4,
+    fields: [["flags", "u64"], ["stay", "u32"]],
+    doc: "fork into new namespaces; the parent sends MSG_PID and, if stay, waits and exits with the child's status, else exits 0",
+  },
+  // ---- executed by the container's init process ----
+  SYNC: { code: 10, fields: [["tag", "u32"]], doc: "send MSG_SYNC(tag) and block until MSG_ACK(tag)" },
+  SETSID: { code: 11, fields: [], doc: "setsid()" },
+  MOUNT: {
+    code: 12,
+    fields: [["source", "str"], ["target", "str"], ["where", "u32"], ["fstype", "str"], ["flags", "u64"], ["data", "str"]],
+    doc: "mount(source, target, fstype, flags, data); source is a host path or a fs name",
+  },
+  REMOUNT: {
+    code: 13,
+    fields: [["target", "str"], ["where", "u32"], ["flags", "u64"], ["data", "str"]],
+    doc: "mount(NULL, target, NULL, MS_REMOUNT|flags|locked flags of the mount, data)",
+  },
+  MKNOD: {
+    code: 14,
+    fields: [["path", "str"], ["mode", "u32"], ["dev", "u64"], ["uid", "u32"], ["gid", "u32"]],
+    doc: "mknod a device inside the rootfs (replacing an existing file), then chown and chmod",
+  },
+  SYMLINK: { code: 15, fields: [["target", "str"], ["path", "str"]], doc: "symlink(target, path inside rootfs); an existing path is left alone" },
+  PIVOT_ROOT: { code: 16, fields: [["rootfs", "str"]], doc: "pivot_root into rootfs, detach the old root" },
+  MOVE_ROOT: { code: 17, fields: [["rootfs", "str"]], doc: "no-pivot: MS_MOVE rootfs onto / and chroot" },
+  MASK: { code: 18, fields: [["path", "str"]], doc: "mask a path of the new root: /dev/null over files, read-only tmpfs over dirs; missing is ok" },
+  READONLY_PATH: { code: 19, fields: [["path", "str"]], doc: "bind a path of the new root on itself read-only; missing is ok" },
+  SETHOSTNAME: { code: 20, fields: [["name", "str"]], doc: "sethostname" },
+  SETDOMAINNAME: { code: 21, fields: [["name", "str"]], doc: "setdomainname" },
+  RLIMIT: { code: 22, fields: [["resource", "u32"], ["soft", "u64"], ["hard", "u64"]], doc: "setrlimit" },
+  UMASK: { code: 23, fields: [["mask", "u32"]], doc: "umask" },
+  CHDIR: { code: 24, fields: [["path", "str"]], doc: "chdir" },
+  KEEPCAPS: { code: 25, fields: [["on", "u32"]], doc: "prctl(PR_SET_KEEPCAPS, on)" },
+  CAP_BOUNDING: { code: 26, fields: [["keep", "u64"]], doc: "drop every capability not in keep from the bounding set" },
+  SETGROUPS: { code: 27, fields: [["gids", "bytes"]], doc: "setgroups (u32 array)" },
+  SETGID: { code: 28, fields: [["gid", "u32"]], doc: "setresgid(gid, gid, gid)" },
+  SETUID: { code: 29, fields: [["uid", "u32"]], doc: "setresuid(uid, uid, uid)" },
+  CAPSET: { code: 30, fields: [["effective", "u64"], ["permitted", "u64"], ["inheritable", "u64"]], doc: "capset v3" },
+  AMBIENT: { code: 31, fields: [["mask", "u64"]], doc: "clear the ambient set, then raise each capability in mask" },
+  NO_NEW_PRIVS: { code: 32, fields: [], doc: "prctl(PR_SET_NO_NEW_PRIVS, 1)" },
+  SECCOMP: { code: 33, fields: [["flags", "u32"], ["filter", "bytes"]], doc: "load a BPF filter (struct sock_filter array) with seccomp(2)" },
+  FIFO_OPEN: { code: 34, fields: [["path", "str"]], doc: "open the exec fifo (host path) for reading, O_NONBLOCK, keep the fd" },
+  FIFO_WAIT: { code: 35, fields: [], doc: "poll the exec fifo until `start` writes a byte, read it, close the fd" },
+  EXEC_PREPARE: { code: 36, fields: [["file", "str"], ["path", "str"]], doc: "resolve file against the PATH value (if no '/') and check it is executable" },
+  CLOSE_FDS: { code: 37, fields: [["first", "u32"]], doc: "mark every fd >= first close-on-exec (except stdio)" },
+  READY: { code: 38, fields: [], doc: "send MSG_READY" },
+  EXEC: { code: 39, fields: [["argv", "strv"], ["env", "strv"]], doc: "execve the file resolved by EXEC_PREPARE" },
+  OOM_SCORE_ADJ: { code: 40, fields: [["value", "str"]], doc: "write /proc/self/oom_score_adj" },
+  ROOTFS: { code: 42, fields: [["path", "str"]], doc: "open path (host) as the root that ROOT_* paths resolve in; PIVOT_ROOT/MOVE_ROOT reset it to /" },
+  MKDIR: { code: 41, fields: [["path", "str"], ["where", "u32"], ["mode", "u32"]], doc: "create a directory (and parents) inside the rootfs or on the host" },
+} as const satisfies Record<string, OpDef>;
+
+export type OpName = keyof typeof OPS;
+
+export const Where = { HOST: 0, ROOT_DIR: 1, ROOT_FILE: 2, ROOT: 3 } as const;
+
+/**
+ * Messages on the sync socket (SOCK_STREAM; frames: u32 type, u32 length, payload).
+ *
+ *   runtime (TypeScript)             berth-init parent            container init
+ *   ---------------------------------------------------------------------------
+ *   spawn(berth-init, sync fd) ──►
+ *   MSG_PLAN(records) ─────────────► read plan
+ *                                    SETNS / UNSHARE / WRITE_FILE
+ *                                    CLONE ─────────────────────► (child)
+ *          ◄──────────────────────── MSG_PID(child pid)
+ *                                    exit 0, or wait (stay)
+ *          ◄──────────────────────────────────────────────────── MSG_SYNC(IDMAP)
+ *   write uid_map/gid_map, join
+ *   cgroup, createRuntime hooks
+ *   MSG_ACK(IDMAP) ──────────────────────────────────────────────►
+ *                                                                mounts, devices, pivot,
+ *                                                                hostname, rlimits, creds...
+ *          ◄──────────────────────────────────────────────────── MSG_READY
+ *   state "created"; close socket                                FIFO_WAIT (blocks)
+ *   `start`: write a byte to the fifo ──────────────────────────► EXEC
+ *
+ * Any step that fails sends MSG_ERROR (u32 op index, u32 opcode, i32 errno,
+ * str message) and exits 1. The runtime answers MSG_SYNC with MSG_ACK(tag) or
+ * MSG_ABORT (the child exits 1).
+ */
+export const MSG = {
+  PLAN: 1,
+  PID: 2,
+  SYNC: 3,
+  ACK: 4,
+  READY: 5,
+  ERROR: 6,
+  ABORT: 7,
+} as const;
+
+/** Tags of SYNC points. */
+export const SYNC_TAG = {
+  /** child is in its new namespaces: write id maps, join cgroup, run createRuntime hooks */
+  SETUP: 1,
+  /** mounts done, before pivot_root: createContainer hooks (issue: hooks) */
+  CREATE_CONTAINER: 2,
+} as const;
+
+export function opName(code: number): string {
+  for (const [name, def] of Object.entries(OPS)) if (def.code === code) return name;
+  return `op${code}`;
+}
