@@ -1,0 +1,23 @@
+/** Flag parsing for the verbs (runc's urfave/cli conventions: --flag value, --flag=value, -f). */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { invalidArgument } from "../../errors.ts";
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export function parse<O extends Options>(verb: string, argv: string[], options: O, positionals: { min: number; max: number; usage: string }) {
+  let r;
+  try {
+    r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw invalidArgument(`${verb}: ${(e as Error).message.replace(/\. To specify.*$/s, "").toLowerCase()}`);
+  }
+  const n = r.positionals.length;
+  if (n < positionals.min || n > positionals.max) throw invalidArgument(`${verb}: usage: berth-runtime ${verb} ${positionals.usage}`);
+  return r;
+}
+
+export function intFlag(verb: string, name: string, v: string | undefined, dflt = 0): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw invalidArgument(`${verb}: --${name}: not a non-negative integer: "${v}"`);
+  return Number(v);
+}

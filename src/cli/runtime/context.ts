@@ -1,0 +1,34 @@
+/** What every berth-runtime verb gets: global flags and a logger. */
+import { appendFileSync } from "node:fs";
+import { Runtime } from "../../runtime/container.ts";
+
+export interface GlobalOptions {
+  root?: string;
+  log?: string;
+  logFormat: "text" | "json";
+  debug: boolean;
+}
+
+export class Context {
+  private runtime?: Runtime;
+  constructor(readonly global: GlobalOptions) {}
+  get rt(): Runtime {
+    return (this.runtime ??= new Runtime(this.global.root));
+  }
+  log(level: "debug" | "info" | "warning" | "error", msg: string) {
+    if (level === "debug" && !this.global.debug) return;
+    const time = new Date().toISOString();
+    if (this.global.log) {
+      const line =
+        this.global.logFormat === "json"
+          ? JSON.stringify({ level, msg, time })
+          : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+      try {
+        appendFileSync(this.global.log, line + "\n");
+      } catch {}
+    }
+    if (level === "error" || this.global.debug) process.stderr.write(`berth-runtime: ${msg}\n`);
+  }
+}
+
+export type Verb = (ctx: Context, argv: string[]) => Promise<number | void> | number | void;

@@ -1,0 +1,291 @@
+/**
+ * Container lifecycle over the native core: create, start, kill, delete,
+ * state, list. The CLIs are thin adapters over these functions.
+ */
+import { existsSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, renameSync, closeSync, writeSync, constants as fsc } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import type { Spec, State } from "../oci/runtime-spec.ts";
+import { parseSpec, requireProcess } from "../oci/validate.ts";
+import { hostBoundingSet } from "../oci/capabilities.ts";
+import { BerthError, failedPrecondition, invalidArgument, notFound, wrapError } from "../errors.ts";
+import { compilePlan } from "./plan/compile.ts";
+import { deviceCgroupRules } from "./plan/devices.ts";
+import { SYNC_TAG } from "./plan/opcodes.ts";
+import { launch, type Launched } from "./launch.ts";
+import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRecord, type Status } from "./state.ts";
+import { createCgroupManager, loadCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
+import { cgroupMountSources } from "./cgroup-mounts.ts";
+import { compileSeccomp } from "./seccomp/compile.ts";
+import { mkfifo } from "./sys/libc.ts";
+import { mountPointOf } from "./mountinfo.ts";
+
+export const OCI_VERSION = "1.2.0";
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  preserveFds?: number;
+  /** foreground `run`: berth-init stays as the container's parent and exits with its status */
+  stay?: boolean;
+}
+
+export class Runtime {
+  readonly store: StateStore;
+  constructor(root?: string) {
+    this.store = new StateStore(root);
+  }
+
+  /** Load and check a bundle's config without changing anything. */
+  loadBundle(bundle: string): { spec: Spec; bundle: string; rootfs: string } {
+    const dir = resolve(bundle);
+    const file = join(dir, "config.json");
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw notFound(`bundle ${dir}: config.json not found`);
+      throw wrapError(`read ${file}`, e);
+    }
+    const spec = parseSpec(text, file);
+    requireProcess(spec);
+    if (!spec.root?.path) throw invalidArgument(`${file}: root.path: required`);
+    const rootPath = isAbsolute(spec.root.path) ? spec.root.path : join(dir, spec.root.path);
+    let rootfs: string;
+    try {
+      rootfs = realpathSync(rootPath);
+      if (!statSync(rootfs).isDirectory()) throw invalidArgument(`root.path: ${rootPath} is not a directory`);
+    } catch (e) {
+      if (e instanceof BerthError) throw e;
+      throw notFound(`root.path: rootfs ${rootPath} does not exist`);
+    }
+    return { spec, bundle: dir, rootfs };
+  }
+
+  async create(opts: CreateOptions): Promise<ContainerRecord> {
+    const { spec, bundle, rootfs } = this.loadBundle(opts.bundle);
+    const proc = spec.process!;
+    if (proc.terminal && !opts.consoleSocket)
+      throw invalidArgument("process.terminal: a terminal needs --console-socket (or set terminal to false)");
+    if (proc.terminal) throw failedPrecondition("process.terminal: terminals are not supported yet");
+
+    // Everything that can be checked is checked before anything is created.
+    const cgroup = createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
+    const resources = { ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) };
+    cgroup.check?.(resources);
+    const seccompFilter = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp as never) : undefined;
+    const execFifo = this.store.fifo(opts.id);
+    const plan = compilePlan({
+      spec,
+      bundle,
+      rootfs,
+      execFifo,
+      noPivot: opts.noPivot,
+      stay: opts.stay,
+      preserveFds: opts.preserveFds,
+      cgroupMounts: cgroupMountSources(cgroup),
+      rootfsParentMount: mountPointOf(dirname(rootfs)),
+      hostCapBounding: hostBoundingSet(),
+      hostHasKcore: existsSync("/proc/kcore"),
+      seccompFilter,
+    });
+
+    this.store.claim(opts.id);
+    let launched: Launched | undefined;
+    let cgroupCreated = false;
+    try {
+      mkfifo(execFifo, 0o622);
+      cgroup.create();
+      cgroupCreated = true;
+      cgroup.set(resources);
+      launched = await launch({
+        plan,
+        extraFds: Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
+        onSync: (tag, pid) => {
+          if (tag === SYNC_TAG.SETUP) {
+            writeIdMaps(spec, pid);
+            cgroup.apply(pid);
+          }
+        },
+      });
+      const rec: ContainerRecord = {
+        ociVersion: OCI_VERSION,
+        id: opts.id,
+        pid: launched.pid,
+        pidStartTime: processStartTime(launched.pid) ?? "",
+        bundle,
+        rootfs,
+        created: new Date().toISOString(),
+        owner: "",
+        annotations: spec.annotations,
+        cgroup: cgroup.toJSON(),
+        config: spec,
+      };
+      this.store.save(rec);
+      if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+      (rec as ContainerRecord & { launched?: Launched }).launched = launched;
+      return rec;
+    } catch (e) {
+      if (launched) killQuietly(launched.pid);
+      if (cgroupCreated) {
+        killCgroup(cgroup);
+        try {
+          cgroup.destroy();
+        } catch {}
+      }
+      this.store.release(opts.id);
+      throw e instanceof BerthError ? e.wrap(`create ${opts.id}`) : wrapError(`create ${opts.id}`, e);
+    }
+  }
+
+  start(id: string): void {
+    this.store.withLock(id, () => {
+      const rec = this.store.load(id);
+      const status = this.status(rec);
+      if (status !== "created") throw failedPrecondition(`cannot start a container in state ${status}`);
+      const fifo = this.store.fifo(id);
+      let fd: number;
+      try {
+        fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_CLOEXEC);
+      } catch (e) {
+        throw wrapError(`start ${id}: container init is not waiting`, e);
+      }
+      try {
+        writeSync(fd, "0");
+      } finally {
+        closeSync(fd);
+      }
+      unlinkSync(fifo);
+    });
+  }
+
+  state(id: string): State & { rootfs: string; created: string; owner: string } {
+    const rec = this.store.load(id);
+    const status = this.status(rec);
+    return {
+      ociVersion: rec.ociVersion,
+      id: rec.id,
+      pid: status === "stopped" ? 0 : rec.pid,
+      status,
+      bundle: rec.bundle,
+      rootfs: rec.rootfs,
+      created: rec.created,
+      ...(rec.annotations && Object.keys(rec.annotations).length ? { annotations: rec.annotations } : {}),
+      owner: rec.owner,
+    } as State & { rootfs: string; created: string; owner: string };
+  }
+
+  list(): Array<ReturnType<Runtime["state"]>> {
+    const out = [];
+    for (const id of this.store.ids()) {
+      try {
+        out.push(this.state(id));
+      } catch {
+        // removed while we listed
+      }
+    }
+    return out;
+  }
+
+  kill(id: string, signal: number, all = false): void {
+    this.store.withLock(id, () => {
+      const rec = this.store.load(id);
+      const status = this.status(rec);
+      if (status === "stopped") throw failedPrecondition(`container "${id}" is not running`);
+      if (all && rec.cgroup) {
+        const cg = loadCgroupManager(rec.cgroup);
+        for (const pid of cg.processes()) sendSignal(pid, signal);
+        if (signal === 9 && status === "paused") cg.thaw();
+      } else sendSignal(rec.pid, signal);
+    });
+  }
+
+  async delete(id: string, force = false): Promise<void> {
+    if (!this.store.exists(id)) {
+      // An aborted create may leave a directory without state.
+      if (existsSync(this.store.dir(id))) this.store.release(id);
+      if (force) return;
+      throw notFound(`container "${id}" does not exist`);
+    }
+    await this.store.withLock(id, async () => {
+      const rec = this.store.load(id);
+      const status = this.status(rec);
+      if (status !== "stopped") {
+        if (!force) throw failedPrecondition(`cannot delete container "${id}" in state ${status}: stop it first or use --force`);
+        const cg = rec.cgroup ? loadCgroupManager(rec.cgroup) : undefined;
+        if (cg && status === "paused") cg.thaw();
+        sendSignal(rec.pid, 9, true);
+        if (cg) killCgroup(cg);
+        await waitGone(rec);
+      }
+      if (rec.cgroup) {
+        const cg = loadCgroupManager(rec.cgroup);
+        killCgroup(cg);
+        cg.destroy();
+      }
+      this.store.release(id);
+    });
+  }
+
+  status(rec: ContainerRecord): Status {
+    return currentStatus(this.store, rec, () => (rec.cgroup ? safeFrozen(loadCgroupManager(rec.cgroup)) : false));
+  }
+}
+
+function safeFrozen(cg: CgroupManager): boolean {
+  try {
+    return cg.isFrozen();
+  } catch {
+    return false;
+  }
+}
+
+function writeIdMaps(spec: Spec, pid: number) {
+  if (!(spec.linux?.namespaces ?? []).some((n) => n.type === "user" && !n.path)) return;
+  const fmt = (m: { containerID: number; hostID: number; size: number }[] = []) =>
+    m.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join("\n") + "\n";
+  try {
+    writeFileSync(`/proc/${pid}/uid_map`, fmt(spec.linux?.uidMappings));
+  } catch (e) {
+    throw wrapError("linux.uidMappings: write uid_map", e);
+  }
+  try {
+    writeFileSync(`/proc/${pid}/gid_map`, fmt(spec.linux?.gidMappings));
+  } catch (e) {
+    throw wrapError("linux.gidMappings: write gid_map", e);
+  }
+}
+
+function sendSignal(pid: number, sig: number, quiet = false) {
+  try {
+    process.kill(pid, sig);
+  } catch (e) {
+    if (!quiet && (e as NodeJS.ErrnoException).code !== "ESRCH") throw wrapError(`kill ${pid}`, e);
+  }
+}
+
+function killQuietly(pid: number) {
+  sendSignal(pid, 9, true);
+}
+
+function killCgroup(cg: CgroupManager) {
+  try {
+    for (const pid of cg.processes()) sendSignal(pid, 9, true);
+  } catch {}
+}
+
+async function waitGone(rec: ContainerRecord, ms = 10_000) {
+  const until = Date.now() + ms;
+  while (isAlive(rec)) {
+    if (Date.now() > until) throw new BerthError("Unavailable", `container "${rec.id}" did not exit after SIGKILL`);
+    await Bun.sleep(5);
+  }
+}
+
+function writeAtomic(path: string, data: string) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}

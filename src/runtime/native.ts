@@ -1,0 +1,12 @@
+/** Where the native core lives. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { failedPrecondition } from "../errors.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+
+export function berthInitPath(): string {
+  const p = process.env.BERTH_INIT ?? join(ROOT, "native", "build", "berth-init");
+  if (!existsSync(p)) throw failedPrecondition(`native core not built: ${p} is missing (run scripts/setup.sh)`);
+  return p;
+}

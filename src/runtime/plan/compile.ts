@@ -1,0 +1,309 @@
+/**
+ * spec -> InitPlan. Pure: everything it needs from the host arrives in the
+ * context, so it is unit-tested without root. The order of instructions is the
+ * order berth-init executes them (see opcodes.ts for the protocol).
+ */
+import type { Spec, Mount, LinuxNamespace } from "../../oci/runtime-spec.ts";
+import { capMask, capName } from "../../oci/capabilities.ts";
+import { rlimitNumber } from "../../oci/rlimits.ts";
+import { BerthError, invalidArgument } from "../../errors.ts";
+import { instr, type Instruction } from "./record.ts";
+import { Where, SYNC_TAG } from "./opcodes.ts";
+import { CLONE, MS } from "./linux.ts";
+import { RLIM_INFINITY } from "../../oci/rlimits.ts";
+import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
+import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
+import { isAbsolute, join, resolve } from "node:path";
+import { statSync } from "node:fs";
+
+/** A cgroup hierarchy as a `cgroup` mount inside the container shows it. */
+export interface CgroupMountSource {
+  /** directory name under the mount point ("cpu,cpuacct", "memory", "unified"); "" for a pure v2 host */
+  name: string;
+  fstype: "cgroup" | "cgroup2";
+  /** mount data for a fresh mount in a new cgroup namespace ("cpu,cpuacct", "name=systemd", "") */
+  options: string;
+  /** host path of the container's own cgroup in this hierarchy (bind source without a cgroup ns) */
+  hostPath: string;
+  /** other names that should be symlinks to `name` (cpu -> cpu,cpuacct) */
+  aliases: string[];
+}
+
+export interface PlanContext {
+  spec: Spec;
+  /** absolute bundle directory (relative bind sources resolve against it) */
+  bundle: string;
+  /** absolute, symlink-free rootfs path */
+  rootfs: string;
+  /** host path of the exec fifo that `start` writes to */
+  execFifo: string;
+  noPivot?: boolean;
+  /** berth-init's parent waits for the container and exits with its status (foreground run) */
+  stay?: boolean;
+  /** number of caller fds (from 3) passed through to the container */
+  preserveFds?: number;
+  /** hierarchies to show at a `cgroup` mount */
+  cgroupMounts?: CgroupMountSource[];
+  /** mount point that contains the rootfs (made private so pivot_root works) */
+  rootfsParentMount?: string;
+  /** the capability bounding set of the host; requesting anything outside it is an error */
+  hostCapBounding?: bigint;
+  /** whether /proc/kcore exists on the host (for the /dev/core symlink) */
+  hostHasKcore?: boolean;
+  /** compiled seccomp filter (see runtime/seccomp) */
+  seccompFilter?: { flags: number; filter: Uint8Array };
+  /** whether a host path is a directory (bind mount targets are created to match); default: stat */
+  isDir?: (hostPath: string) => boolean;
+}
+
+const NS_FLAG: Record<string, number> = {
+  pid: CLONE.NEWPID,
+  network: CLONE.NEWNET,
+  mount: CLONE.NEWNS,
+  ipc: CLONE.NEWIPC,
+  uts: CLONE.NEWUTS,
+  user: CLONE.NEWUSER,
+  cgroup: CLONE.NEWCGROUP,
+  time: CLONE.NEWTIME,
+};
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export function namespaceFlag(type: string): number {
+  const f = NS_FLAG[type];
+  if (f === undefined) throw invalidArgument(`linux.namespaces: unknown namespace "${type}"`);
+  return f;
+}
+
+export function hasNewNamespace(spec: Spec, type: string): boolean {
+  return (spec.linux?.namespaces ?? []).some((n) => n.type === type && !n.path);
+}
+
+export function compilePlan(ctx: PlanContext): Instruction[] {
+  const { spec } = ctx;
+  const proc = spec.process;
+  if (!proc?.args?.length) throw invalidArgument("process.args: required to create a container");
+  const args = proc.args;
+  const plan: Instruction[] = [];
+  const namespaces: LinuxNamespace[] = spec.linux?.namespaces ?? [];
+  const newNs = (t: string) => namespaces.some((n) => n.type === t && !n.path);
+  const anyNs = (t: string) => namespaces.some((n) => n.type === t);
+  const userns = newNs("user");
+
+  // ---- berth-init, before the fork: join namespaces (user first), time ns offsets.
+  const joins = namespaces.filter((n) => n.path).sort((a, b) => Number(b.type === "user") - Number(a.type === "user"));
+  for (const ns of joins) plan.push(instr("SETNS", namespaceFlag(ns.type), ns.path!));
+  if (newNs("time")) {
+    plan.push(instr("UNSHARE", CLONE.NEWTIME));
+    const offsets = Object.entries(spec.linux?.timeOffsets ?? {})
+      .map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}`)
+      .join("\n");
+    if (offsets) plan.push(instr("WRITE_FILE", "/proc/self/timens_offsets", offsets));
+  }
+  let cloneFlags = 0;
+  for (const ns of namespaces) if (!ns.path && ns.type !== "time" && ns.type !== "cgroup") cloneFlags |= namespaceFlag(ns.type);
+  plan.push(instr("CLONE", cloneFlags, ctx.stay ? 1 : 0));
+
+  // ---- container init: wait for id maps and the cgroup, then enter a cgroup ns rooted there.
+  plan.push(instr("SYNC", SYNC_TAG.SETUP));
+  if (newNs("cgroup")) plan.push(instr("UNSHARE", CLONE.NEWCGROUP));
+  plan.push(instr("SETSID"));
+  plan.push(instr("FIFO_OPEN", ctx.execFifo));
+
+  if (!anyNs("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
+  plan.push(...compileRootfs(ctx, userns));
+
+  // ---- identity of the host, kernel parameters, paths
+  if (spec.hostname !== undefined && spec.hostname !== "") plan.push(instr("SETHOSTNAME", spec.hostname));
+  if (spec.domainname !== undefined && spec.domainname !== "") plan.push(instr("SETDOMAINNAME", spec.domainname));
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    plan.push(instr("WRITE_FILE", "/proc/sys/" + key.replaceAll(".", "/"), value));
+  }
+  for (const p of spec.linux?.readonlyPaths ?? []) plan.push(instr("READONLY_PATH", p));
+  for (const p of spec.linux?.maskedPaths ?? []) plan.push(instr("MASK", p));
+
+  // ---- process attributes
+  if (proc.oomScoreAdj !== undefined) plan.push(instr("OOM_SCORE_ADJ", String(proc.oomScoreAdj)));
+  for (const [i, rl] of (proc.rlimits ?? []).entries()) {
+    const res = rlimitNumber(rl.type);
+    if (res === undefined) throw invalidArgument(`process.rlimits[${i}].type: unknown rlimit "${rl.type}"`);
+    plan.push(instr("RLIMIT", res, toRlim(rl.soft), toRlim(rl.hard)));
+  }
+  plan.push(instr("UMASK", proc.user.umask ?? 0o022));
+  if (proc.noNewPrivileges) plan.push(instr("NO_NEW_PRIVS"));
+
+  const seccomp = ctx.seccompFilter;
+  if (seccomp && !proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
+
+  // ---- credentials (runc's finalizeNamespace order)
+  plan.push(instr("CLOSE_FDS", 3 + (ctx.preserveFds ?? 0)));
+  const caps = proc.capabilities ?? {};
+  const mask = (set: string, names: string[] | undefined) => {
+    const m = capMaskAt(`process.capabilities.${set}`, names ?? []);
+    if (ctx.hostCapBounding !== undefined && (m & ~ctx.hostCapBounding) !== 0n) {
+      const missing = namesOf(m & ~ctx.hostCapBounding);
+      throw new BerthError(
+        "FailedPrecondition",
+        `process.capabilities.${set}: ${missing.join(", ")} not in the host's capability bounding set`,
+      );
+    }
+    return m;
+  };
+  const bounding = mask("bounding", caps.bounding);
+  const effective = mask("effective", caps.effective);
+  const permitted = mask("permitted", caps.permitted);
+  const inheritable = mask("inheritable", caps.inheritable);
+  const ambient = mask("ambient", caps.ambient);
+  plan.push(instr("CAP_BOUNDING", bounding));
+  plan.push(instr("KEEPCAPS", 1));
+  const gids = new Uint8Array(4 * (proc.user.additionalGids?.length ?? 0));
+  const gv = new DataView(gids.buffer);
+  (proc.user.additionalGids ?? []).forEach((g, i) => gv.setUint32(i * 4, g, true));
+  plan.push(instr("SETGROUPS", gids));
+  plan.push(instr("SETGID", proc.user.gid));
+  plan.push(instr("SETUID", proc.user.uid));
+  plan.push(instr("CAPSET", effective, permitted, inheritable));
+  plan.push(instr("KEEPCAPS", 0));
+  plan.push(instr("AMBIENT", ambient));
+
+  // ---- cwd, executable, then wait for `start`
+  plan.push(instr("CHDIR", proc.cwd));
+  const env = proc.env ?? [];
+  const pathVar = env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
+  plan.push(instr("EXEC_PREPARE", args[0]!, pathVar));
+  plan.push(instr("READY"));
+  plan.push(instr("FIFO_WAIT"));
+  if (seccomp && proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
+  plan.push(instr("EXEC", args, env));
+  return plan;
+}
+
+function toRlim(v: number | bigint): bigint {
+  const b = BigInt(v);
+  return b < 0n ? RLIM_INFINITY : b;
+}
+
+function capMaskAt(field: string, names: string[]): bigint {
+  try {
+    return capMask(names);
+  } catch (e) {
+    throw e instanceof BerthError ? e.wrap(field) : invalidArgument(`${field}: ${String(e)}`);
+  }
+}
+
+function namesOf(mask: bigint): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 64; i++) if (mask & (1n << BigInt(i))) out.push(capName(i) ?? `cap ${i}`);
+  return out;
+}
+
+/** Mount namespace setup up to and including the switch to the new root. */
+function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
+  const { spec, rootfs } = ctx;
+  const plan: Instruction[] = [];
+  const linux = spec.linux ?? {};
+  let rootProp: number | undefined;
+  if (linux.rootfsPropagation) {
+    rootProp = rootPropagationFlags(linux.rootfsPropagation);
+    if (rootProp === undefined) throw invalidArgument(`linux.rootfsPropagation: unknown value "${linux.rootfsPropagation}"`);
+  }
+  // Stop our mounts from reaching the host: slave by default. A shared root
+  // propagation still starts as a slave copy, the requested mode is applied to
+  // the new root after the switch.
+  const initial = rootProp !== undefined && (rootProp & MS.PRIVATE) !== 0 ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
+  plan.push(instr("MOUNT", "", "/", Where.HOST, "", initial, ""));
+  if (ctx.rootfsParentMount) plan.push(instr("MOUNT", "", ctx.rootfsParentMount, Where.HOST, "", MS.PRIVATE, ""));
+  plan.push(instr("MOUNT", rootfs, rootfs, Where.HOST, "", MS.BIND | MS.REC, ""));
+  plan.push(instr("ROOTFS", rootfs));
+
+  let devBound = false;
+  let hasPts = false;
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    const dest = m.destination.startsWith("/") ? m.destination : "/" + m.destination;
+    if (dest === "/dev" && isBind(m)) devBound = true;
+    if (dest === "/dev/pts") hasPts = true;
+    plan.push(...compileMount(ctx, m, dest, i));
+  }
+
+  if (!devBound) {
+    for (const d of deviceNodes(spec)) {
+      if (userns) {
+        // mknod is not allowed in a user namespace: bind the host's node instead.
+        plan.push(instr("MOUNT", d.path, d.path, Where.ROOT_FILE, "", MS.BIND, ""));
+      } else {
+        plan.push(instr("MKNOD", d.path, d.mode, d.dev, d.uid, d.gid));
+      }
+    }
+    for (const [target, link] of DEV_SYMLINKS) plan.push(instr("SYMLINK", target, link));
+    if (ctx.hostHasKcore) plan.push(instr("SYMLINK", "/proc/kcore", "/dev/core"));
+    if (hasPts) plan.push(instr("SYMLINK", "pts/ptmx", "/dev/ptmx"));
+  }
+
+  plan.push(instr(ctx.noPivot ? "MOVE_ROOT" : "PIVOT_ROOT", rootfs));
+  if (rootProp !== undefined) plan.push(instr("MOUNT", "", "/", Where.HOST, "", rootProp, ""));
+  if (spec.root?.readonly) plan.push(instr("REMOUNT", "/", Where.HOST, MS.BIND | MS.RDONLY, ""));
+  return plan;
+}
+
+function isBind(m: Mount): boolean {
+  return m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
+}
+
+function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number): Instruction[] {
+  const field = `mounts[${i}]`;
+  const o = parseMountOptions(m.options ?? []);
+  const plan: Instruction[] = [];
+  if (m.type === "cgroup" || m.type === "cgroup2") return compileCgroupMount(ctx, dest, o.flags, newCgroupNs(ctx.spec));
+  if (isBind(m)) {
+    if (!m.source) throw invalidArgument(`${field}.source: required for a bind mount`);
+    const source = isAbsolute(m.source) ? m.source : resolve(ctx.bundle, m.source);
+    const where = (ctx.isDir ?? statIsDir)(source) ? Where.ROOT_DIR : Where.ROOT_FILE;
+    plan.push(instr("MOUNT", source, dest, where, "", MS.BIND | (o.recursive ? MS.REC : 0), ""));
+    // Flags on a bind mount only take effect on a remount.
+    const extra = o.flags & ~MS.REMOUNT;
+    if (extra) plan.push(instr("REMOUNT", dest, Where.ROOT, MS.BIND | extra, ""));
+  } else {
+    if (!m.type) throw invalidArgument(`${field}.type: required unless the mount is a bind mount`);
+    plan.push(instr("MOUNT", m.source ?? m.type, dest, Where.ROOT_DIR, m.type, o.flags, o.data));
+  }
+  for (const p of o.propagation) plan.push(instr("MOUNT", "", dest, Where.ROOT, "", p, ""));
+  return plan;
+}
+
+function newCgroupNs(spec: Spec): boolean {
+  return hasNewNamespace(spec, "cgroup");
+}
+
+/**
+ * A `cgroup` mount: a tmpfs with one directory per hierarchy (v1/hybrid), or
+ * the cgroup2 fs itself (v2). In a new cgroup namespace each hierarchy is
+ * mounted afresh (the namespace makes the container's cgroup its root);
+ * otherwise the container's own cgroup directory is bound in.
+ */
+function compileCgroupMount(ctx: PlanContext, dest: string, flags: number, cgroupns: boolean): Instruction[] {
+  const plan: Instruction[] = [];
+  const sources = ctx.cgroupMounts ?? [];
+  const ro = flags & MS.RDONLY;
+  const base = flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC);
+  const pure = sources.length === 1 && sources[0]!.name === "";
+  const sub = (s: CgroupMountSource) => (s.name ? join(dest, s.name) : dest);
+  if (!pure) plan.push(instr("MOUNT", "tmpfs", dest, Where.ROOT_DIR, "tmpfs", base, "mode=755"));
+  for (const s of sources) {
+    if (cgroupns) plan.push(instr("MOUNT", s.fstype, sub(s), Where.ROOT_DIR, s.fstype, base | ro, s.options));
+    else {
+      plan.push(instr("MOUNT", s.hostPath, sub(s), Where.ROOT_DIR, "", MS.BIND | MS.REC, ""));
+      plan.push(instr("REMOUNT", sub(s), Where.ROOT, MS.BIND | base | ro, ""));
+    }
+    for (const alias of s.aliases) plan.push(instr("SYMLINK", s.name, join(dest, alias)));
+  }
+  if (!pure && ro) plan.push(instr("REMOUNT", dest, Where.ROOT, base | ro, "mode=755"));
+  return plan;
+}
+
+function statIsDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return true; // missing: mount(2) reports it
+  }
+}
