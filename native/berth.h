@@ -1,0 +1,49 @@
+/* Shared declarations of berth-init: the error struct and in-root path resolution. */
+#ifndef BERTH_H
+#define BERTH_H
+
+#include <sys/types.h>
+
+/*
+ * Every step that can fail returns -1 and fills one of these. The message names
+ * the step and its argument ("mount \"proc\" on \"/proc\": No such device"); it is
+ * sent to the runtime in MSG_ERROR together with errnum.
+ */
+struct err {
+	int errnum;
+	char msg[1024];
+};
+
+/* Set e to "<fmt...>: strerror(errnum)"; returns -1. */
+int fail(struct err *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Set e to "<fmt...>" exactly (no strerror suffix); returns -1. */
+int fail_msg(struct err *e, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prepend "<fmt...>: " to the message already in e; returns -1. */
+int wrap(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Path resolution inside a root directory (resolve.c). rootfd is an O_PATH
+ * directory fd; path is taken relative to it whether or not it starts with '/'.
+ * Symlinks and ".." are resolved by the kernel as if rootfd were "/"
+ * (openat2 RESOLVE_IN_ROOT), so nothing here can reach outside of it.
+ * All functions return a new O_PATH|O_CLOEXEC fd, or -1 with e filled.
+ */
+
+/* The object at path; it must exist. */
+int in_root_open(int rootfd, const char *path, struct err *e);
+
+/*
+ * The object at path, creating missing components: directories with mode 0755,
+ * the leaf as a directory with leaf_mode, or as an empty file (mode 0644) if
+ * leaf_file. An existing leaf of any kind is fine.
+ */
+int in_root_create(int rootfd, const char *path, int leaf_file, mode_t leaf_mode, struct err *e);
+
+/*
+ * The parent directory of path (created as with in_root_create); *leaf is set
+ * to point at the last component of path inside buf (a copy of path, size
+ * buflen). The leaf must be a plain name (not "", "." or "..").
+ */
+int in_root_parent(int rootfd, const char *path, char *buf, size_t buflen, const char **leaf, struct err *e);
+
+#endif
