@@ -195,23 +195,8 @@ static void send_error(uint32_t index, uint32_t op, const struct err *e)
 
 /* ---- plan parsing ---- */
 
-/*
- * Field kinds per opcode, in order: 'u' u32, 'U' u64, 's' str, 'b' bytes,
- * 'v' strv. Must match OPS in opcodes.ts (the header only carries them as
- * comments). A NULL entry is an unknown opcode.
- */
-static const char *const op_fields[] = {
-	[OP_SETNS] = "Us", [OP_UNSHARE] = "U", [OP_WRITE_FILE] = "ss", [OP_CLONE] = "Uu",
-	[OP_SYNC] = "u", [OP_SETSID] = "", [OP_MOUNT] = "ssusUs", [OP_REMOUNT] = "suUs",
-	[OP_MKNOD] = "suUuu", [OP_SYMLINK] = "ss", [OP_PIVOT_ROOT] = "s", [OP_MOVE_ROOT] = "s",
-	[OP_MASK] = "s", [OP_READONLY_PATH] = "s", [OP_SETHOSTNAME] = "s", [OP_SETDOMAINNAME] = "s",
-	[OP_RLIMIT] = "uUU", [OP_UMASK] = "u", [OP_CHDIR] = "s", [OP_KEEPCAPS] = "u",
-	[OP_CAP_BOUNDING] = "U", [OP_SETGROUPS] = "b", [OP_SETGID] = "u", [OP_SETUID] = "u",
-	[OP_CAPSET] = "UUU", [OP_AMBIENT] = "U", [OP_NO_NEW_PRIVS] = "", [OP_SECCOMP] = "ub",
-	[OP_FIFO_OPEN] = "s", [OP_FIFO_WAIT] = "", [OP_EXEC_PREPARE] = "ss", [OP_CLOSE_FDS] = "u",
-	[OP_READY] = "", [OP_EXEC] = "vv", [OP_OOM_SCORE_ADJ] = "s", [OP_MKDIR] = "suu",
-	[OP_ROOTFS] = "s",
-};
+/* Field kinds per opcode, generated from OPS in opcodes.ts; NULL = unknown opcode. */
+static const char *const op_fields[] = OP_FIELDS;
 #define NOPS (sizeof op_fields / sizeof op_fields[0])
 
 /*
@@ -435,14 +420,12 @@ static int write_file(const char *path, const char *data, struct err *e)
 
 /* ---- CLONE ---- */
 
+/*
+ * Signals a terminal or a supervisor sends to the whole foreground group. The
+ * waiting parent ignores them: the runtime forwards each one to the container
+ * exactly once (forwarding here too would deliver a Ctrl-C twice).
+ */
 static const int fwd_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-static volatile pid_t fwd_child;
-
-static void forward_signal(int sig)
-{
-	if (fwd_child > 0)
-		kill(fwd_child, sig);
-}
 
 /* Returns 0 in the child; the parent never returns (exits 0 or with the child's status). */
 static int do_clone(uint64_t flags, uint32_t stay, struct err *e)
@@ -464,7 +447,7 @@ static int do_clone(uint64_t flags, uint32_t stay, struct err *e)
 	/* an inherited SIG_IGN would make the kernel reap the child before our waitpid */
 	if (stay)
 		signal(SIGCHLD, SIG_DFL);
-	/* Forwarded signals stay blocked until the handlers know the child's pid. */
+	/* Blocked across the fork so the child starts with the caller's mask and dispositions. */
 	sigemptyset(&fwd);
 	for (size_t i = 0; i < sizeof fwd_signals / sizeof fwd_signals[0]; i++)
 		sigaddset(&fwd, fwd_signals[i]);
@@ -497,11 +480,8 @@ static int do_clone(uint64_t flags, uint32_t stay, struct err *e)
 
 	/* The waiting parent says nothing more; the runtime's EOF comes from the child. */
 	close(syncfd);
-	fwd_child = pid;
-	struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
-	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof fwd_signals / sizeof fwd_signals[0]; i++)
-		sigaction(fwd_signals[i], &sa, NULL);
+		signal(fwd_signals[i], SIG_IGN);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	int status;
 	while (waitpid(pid, &status, 0) < 0)

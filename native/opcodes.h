@@ -130,6 +130,46 @@
 #define WHERE_ROOT_FILE 2
 #define WHERE_ROOT 3
 
+#define OP_FIELDS { \
+  [OP_SETNS] = "Us", \
+  [OP_UNSHARE] = "U", \
+  [OP_WRITE_FILE] = "ss", \
+  [OP_CLONE] = "Uu", \
+  [OP_SYNC] = "u", \
+  [OP_SETSID] = "", \
+  [OP_MOUNT] = "ssusUs", \
+  [OP_REMOUNT] = "suUs", \
+  [OP_MKNOD] = "suUuu", \
+  [OP_SYMLINK] = "ss", \
+  [OP_PIVOT_ROOT] = "s", \
+  [OP_MOVE_ROOT] = "s", \
+  [OP_MASK] = "s", \
+  [OP_READONLY_PATH] = "s", \
+  [OP_SETHOSTNAME] = "s", \
+  [OP_SETDOMAINNAME] = "s", \
+  [OP_RLIMIT] = "uUU", \
+  [OP_UMASK] = "u", \
+  [OP_CHDIR] = "s", \
+  [OP_KEEPCAPS] = "u", \
+  [OP_CAP_BOUNDING] = "U", \
+  [OP_SETGROUPS] = "b", \
+  [OP_SETGID] = "u", \
+  [OP_SETUID] = "u", \
+  [OP_CAPSET] = "UUU", \
+  [OP_AMBIENT] = "U", \
+  [OP_NO_NEW_PRIVS] = "", \
+  [OP_SECCOMP] = "ub", \
+  [OP_FIFO_OPEN] = "s", \
+  [OP_FIFO_WAIT] = "", \
+  [OP_EXEC_PREPARE] = "ss", \
+  [OP_CLOSE_FDS] = "u", \
+  [OP_READY] = "", \
+  [OP_EXEC] = "vv", \
+  [OP_OOM_SCORE_ADJ] = "s", \
+  [OP_ROOTFS] = "s", \
+  [OP_MKDIR] = "suu", \
+}
+
 #define OP_NAMES { \
   [1] = "SETNS", \
   [2] = "UNSHARE", \

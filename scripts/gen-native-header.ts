@@ -19,6 +19,12 @@ export function renderHeader(): string {
   for (const [name, v] of Object.entries(SYNC_TAG)) lines.push(`#define SYNC_TAG_${name} ${v}`);
   lines.push("");
   for (const [name, v] of Object.entries(Where)) lines.push(`#define WHERE_${name} ${v}`);
+  // Field kinds per opcode: 'u' u32, 'U' u64, 's' str, 'b' bytes, 'v' strv.
+  const kind = { u32: "u", u64: "U", str: "s", bytes: "b", strv: "v" } as const;
+  lines.push("", "#define OP_FIELDS { \\");
+  for (const [name, def] of Object.entries(OPS))
+    lines.push(`  [OP_${name}] = "${def.fields.map(([, k]) => kind[k]).join("")}", \\`);
+  lines.push("}");
   lines.push("", "#define OP_NAMES { \\");
   for (const [name, def] of Object.entries(OPS)) lines.push(`  [${def.code}] = "${name}", \\`);
   lines.push("}", "", "#endif", "");
