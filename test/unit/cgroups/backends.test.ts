@@ -4,7 +4,7 @@
  * (see fake.ts). Nothing here touches the real /sys/fs/cgroup; no root needed.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BerthError } from "../../../src/errors.ts";
 import {
@@ -82,6 +82,12 @@ const CASES: Case[] = [
     r: { cpu: { quota: -1, idle: 1 } },
     v1: [["cpu", "cpu.cfs_quota_us", ["-1"]], ["cpu", "cpu.idle", ["1"]]],
     v2: [["", "cpu.max", ["max"]], ["", "cpu.idle", ["1"]]],
+  },
+  {
+    name: "cpu period alone keeps the quota",
+    r: { cpu: { period: 50000 } },
+    v1: [["cpu", "cpu.cfs_period_us", ["50000"]], ["cpu", "cpu.cfs_quota_us", []]],
+    v2: [["", "cpu.max", ["max 50000"]]],
   },
   {
     name: "cpu realtime (v1 only)",
@@ -277,8 +283,7 @@ for (const mode of ["v1", "v2"] as const) {
           : { pids: { limit: 5 }, unified: { "memory.nonexistent": "1" } };
       const d = dirOf(st, mode === "v1" ? "blkio" : "");
       const missing = mode === "v1" ? "blkio.leaf_weight" : "memory.nonexistent";
-      if (mode === "v1") fake.stripFiles(), fake.populate(); // reset logs
-      if (existsSync(join(d, missing))) require("node:fs").unlinkSync(join(d, missing));
+      if (existsSync(join(d, missing))) unlinkSync(join(d, missing)); // a kernel without this file
       const err = expectError(() => mgr.set(r), new RegExp(`^linux\\.resources\\.(blockIO\\.leafWeight|unified\\["memory\\.nonexistent"\\]): not supported here: .*${missing.replace(".", "\\.")} does not exist`));
       expect(err.code).toBe("FailedPrecondition");
       expect(fake.written(dirOf(st, mode === "v1" ? "pids" : ""), "pids.max")).toEqual([]);
@@ -291,6 +296,14 @@ for (const mode of ["v1", "v2"] as const) {
       expectError(() => mgr.set({ memory: { limit: M, checkBeforeUpdate: true } }), /^linux\.resources\.memory\.limit: 1048576 is below the current usage 10485760/, "FailedPrecondition");
       mgr.set({ memory: { limit: 20 * M, checkBeforeUpdate: true } });
       expect(fake.written(d, mode === "v1" ? "memory.limit_in_bytes" : "memory.max")).toEqual([String(20 * M)]);
+    });
+
+    test("set: updates keep what they do not mention (quota survives a period-only update)", () => {
+      const st = mgr.toJSON();
+      mgr.set({ cpu: { quota: 20000, period: 100000 } });
+      mgr.set({ cpu: { period: 200000 } });
+      if (mode === "v1") expect(fake.written(dirOf(st, "cpu"), "cpu.cfs_quota_us")).toEqual(["20000"]);
+      else expect(fake.written(st.v2!.dir, "cpu.max")).toEqual(["20000 100000", "20000 200000"]);
     });
 
     test("set: zero means unset (runc semantics), nothing written", () => {
@@ -543,5 +556,37 @@ describe("hybrid composition (temporary directory: v1 controllers + cgroup2 owni
     expect(existsSync(st.v2!.dir)).toBe(false);
     expect(existsSync(join(st.v2!.dir, ".."))).toBe(false);
     for (const d of Object.values(st.v1!.dirs)) expect(existsSync(d)).toBe(false);
+  });
+});
+
+describe("v1 write order (compiled steps)", () => {
+  const { v1Steps } = require("../../../src/runtime/cgroups/v1/resources.ts") as typeof import("../../../src/runtime/cgroups/v1/resources.ts");
+  const { toNumeric } = require("../../../src/runtime/cgroups/resources.ts") as typeof import("../../../src/runtime/cgroups/resources.ts");
+  let fake: FakeCgroupFs;
+  beforeEach(() => {
+    fake = new FakeCgroupFs("v1");
+  });
+  afterEach(() => fake.cleanup());
+  const order = (r: LinuxResources, dir: string) =>
+    v1Steps(toNumeric(r), () => true, () => dir).map((s) => ("file" in s ? s.file : s.field));
+
+  test("memory: limit before memsw when shrinking/first set, memsw first when growing past the current limit", () => {
+    const d = fake.mountOf("memory");
+    expect(order({ memory: { limit: 100 * M, swap: 200 * M } }, d)).toEqual(["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]);
+    fake.setValue(d, "memory.limit_in_bytes", String(100 * M));
+    expect(order({ memory: { limit: 300 * M, swap: 400 * M } }, d)).toEqual(["memory.memsw.limit_in_bytes", "memory.limit_in_bytes"]);
+    expect(order({ memory: { limit: 50 * M, swap: 60 * M } }, d)).toEqual(["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]);
+  });
+
+  test("kernel memory is written first (so an ignoring kernel fails before anything else)", () => {
+    expect(order({ memory: { limit: M, kernel: M } }, fake.mountOf("memory"))[0]).toBe("memory.kmem.limit_in_bytes");
+  });
+
+  test("cpu: period marked for retry after quota on EINVAL", () => {
+    const steps = v1Steps(toNumeric({ cpu: { quota: 50000, period: 10000 } }), () => true, () => fake.mountOf("cpu"));
+    expect(steps.map((s) => ["file" in s && s.file, "retryOnEinval" in s && s.retryOnEinval === true])).toEqual([
+      ["cpu.cfs_period_us", true],
+      ["cpu.cfs_quota_us", false],
+    ]);
   });
 });

@@ -99,8 +99,10 @@ export function v2Steps(r: NumericResources, owns: Owns, dir: string, devices: D
     if (set(c.shares)) w(`${F}.shares`, "cpu.weight", int(sharesToWeight(c.shares)));
     if (c.burst !== undefined) w(`${F}.burst`, "cpu.max.burst", int(c.burst), { retryOnEinval: set(c.quota), optional: c.burst === 0 });
     if (set(c.quota) || set(c.period)) {
-      // "max" / "QUOTA", plus the period only when given (the kernel keeps the old one)
-      let v = set(c.quota) && c.quota > 0 ? int(c.quota) : "max";
+      // "QUOTA [PERIOD]": the period only when given (the kernel keeps the old
+      // one); a period-only update keeps the current quota
+      const current = readValueOr(dir, "cpu.max", "max").split(/\s+/)[0] || "max";
+      let v = set(c.quota) ? (c.quota > 0 ? int(c.quota) : "max") : current;
       if (set(c.period)) v += ` ${int(c.period)}`;
       w(c.quota ? `${F}.quota` : `${F}.period`, "cpu.max", v);
     }
