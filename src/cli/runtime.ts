@@ -3,8 +3,8 @@
  *   berth-runtime [global flags] <command> [flags] [args]
  */
 import { BerthError, exitStatus, invalidArgument } from "../errors.ts";
-import { Context, type GlobalOptions, type Verb } from "./runtime/context.ts";
-import { OCI_VERSION } from "../runtime/container.ts";
+import type { Context as ContextT, GlobalOptions, Verb } from "./runtime/context.ts";
+import { OCI_VERSION, VERSION } from "../version.ts";
 
 const VERBS: Record<string, () => Promise<Verb>> = {
   create: async () => (await import("./runtime/create.ts")).create,
@@ -16,8 +16,6 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   list: async () => (await import("./runtime/list.ts")).list,
   spec: async () => (await import("./runtime/spec.ts")).spec,
 };
-
-const VERSION = "0.1.0";
 
 const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] <command> [flags] [args]
 
@@ -83,9 +81,10 @@ function parseGlobal(argv: string[]): { global: GlobalOptions; rest: string[] } 
 }
 
 async function main(argv: string[]): Promise<number> {
-  let ctx: Context | undefined;
+  let ctx: ContextT | undefined;
   try {
     const { global, rest } = parseGlobal(argv);
+    const { Context } = await import("./runtime/context.ts");
     ctx = new Context(global);
     const [cmd, ...args] = rest;
     if (!cmd || cmd === "help") {

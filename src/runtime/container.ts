@@ -14,12 +14,13 @@ import { SYNC_TAG } from "./plan/opcodes.ts";
 import { launch, type Launched } from "./launch.ts";
 import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRecord, type Status } from "./state.ts";
 import { createCgroupManager, loadCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
-import { cgroupMountSources } from "./cgroup-mounts.ts";
+import type { CgroupMountSource } from "./plan/compile.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
 import { mkfifo } from "./sys/libc.ts";
 import { mountPointOf } from "./mountinfo.ts";
 
-export const OCI_VERSION = "1.2.0";
+import { OCI_VERSION } from "../version.ts";
+const O_CLOEXEC = 0o2000000;
 
 export interface CreateOptions {
   id: string;
@@ -74,7 +75,7 @@ export class Runtime {
     // Everything that can be checked is checked before anything is created.
     const cgroup = createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
     const resources = { ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) };
-    cgroup.check?.(resources);
+    cgroup.check(resources);
     const seccompFilter = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp as never) : undefined;
     const execFifo = this.store.fifo(opts.id);
     const plan = compilePlan({
@@ -148,7 +149,7 @@ export class Runtime {
       const fifo = this.store.fifo(id);
       let fd: number;
       try {
-        fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK | fsc.O_CLOEXEC);
+        fd = openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK | O_CLOEXEC);
       } catch (e) {
         throw wrapError(`start ${id}: container init is not waiting`, e);
       }
@@ -232,6 +233,17 @@ export class Runtime {
   status(rec: ContainerRecord): Status {
     return currentStatus(this.store, rec, () => (rec.cgroup ? safeFrozen(loadCgroupManager(rec.cgroup)) : false));
   }
+}
+
+/** The manager's view of the hierarchies, in the plan compiler's terms. */
+function cgroupMountSources(cg: CgroupManager): CgroupMountSource[] {
+  return cg.mounts().map((m) => ({
+    name: m.mountpoint.replace(/^\/sys\/fs\/cgroup\/?/, ""),
+    fstype: m.fstype,
+    options: m.options.join(","),
+    hostPath: m.hostDir,
+    aliases: m.symlinks,
+  }));
 }
 
 function safeFrozen(cg: CgroupManager): boolean {

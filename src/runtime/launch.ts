@@ -95,7 +95,7 @@ function initError(p: Uint8Array): BerthError {
 
 /** Length-prefixed frames over the non-blocking socket Bun gives us. */
 class FrameConn {
-  private reader: ReadableStreamDefaultReader<Uint8Array>;
+  private reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> };
   private buf = new Uint8Array(0);
   private closed = false;
   constructor(private fd: number) {

@@ -23,6 +23,7 @@ import { BerthError } from "../../src/errors.ts";
 import { type CgroupHierarchy, createCgroupManager, detectHierarchy } from "../../src/runtime/cgroups/manager.ts";
 import { BERTH_PROG_NAME } from "../../src/runtime/cgroups/v2/deviceprog.ts";
 import { BPF_CGROUP_DEVICE, closeFd, progFdById, progInfo, progQuery } from "../../src/runtime/sys/bpf.ts";
+import type { LinuxDeviceCgroup } from "../../src/oci/runtime-spec.ts";
 
 const isRoot = process.getuid?.() === 0;
 const h: CgroupHierarchy | undefined = isRoot ? detectHierarchy() : undefined;
@@ -242,7 +243,7 @@ describe.skipIf(!isRoot || !hasV2)("real cgroups: pure v2 backend on this host's
         const own = h!.self["devices"] ?? "/";
         expect(read(`${v1dev.mountpoint}${own === "/" ? "" : own}/devices.list`)).toContain("a *:* rwm");
       }
-      const base = [
+      const base: LinuxDeviceCgroup[] = [
         { allow: false, access: "rwm" },
         { allow: true, type: "c", major: 1, minor: 3, access: "rwm" }, // /dev/null
       ];

@@ -1,6 +1,6 @@
 /** What every berth-runtime verb gets: global flags and a logger. */
 import { appendFileSync } from "node:fs";
-import { Runtime } from "../../runtime/container.ts";
+import type { Runtime } from "../../runtime/container.ts";
 
 export interface GlobalOptions {
   root?: string;
@@ -12,8 +12,13 @@ export interface GlobalOptions {
 export class Context {
   private runtime?: Runtime;
   constructor(readonly global: GlobalOptions) {}
+  /** The runtime library, loaded on first use (so `--version` and usage errors stay cheap). */
   get rt(): Runtime {
-    return (this.runtime ??= new Runtime(this.global.root));
+    if (!this.runtime) {
+      const { Runtime } = require("../../runtime/container.ts") as typeof import("../../runtime/container.ts");
+      this.runtime = new Runtime(this.global.root);
+    }
+    return this.runtime;
   }
   log(level: "debug" | "info" | "warning" | "error", msg: string) {
     if (level === "debug" && !this.global.debug) return;

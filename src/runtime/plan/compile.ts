@@ -164,7 +164,10 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("SETUID", proc.user.uid));
   plan.push(instr("CAPSET", effective, permitted, inheritable));
   plan.push(instr("KEEPCAPS", 0));
-  plan.push(instr("AMBIENT", ambient));
+  // The kernel only lets a capability be ambient if it is also permitted and
+  // inheritable; runc's own default spec asks for more and runc ignores the
+  // failures, so the plan raises just the ones the kernel can grant.
+  plan.push(instr("AMBIENT", ambient & permitted & inheritable));
 
   // ---- cwd, executable, then wait for `start`
   plan.push(instr("CHDIR", proc.cwd));

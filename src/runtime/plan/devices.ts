@@ -2,6 +2,7 @@
 import type { Spec, LinuxDeviceCgroup } from "../../oci/runtime-spec.ts";
 import { invalidArgument } from "../../errors.ts";
 import { makedev, S_IFBLK, S_IFCHR, S_IFIFO } from "./linux.ts";
+import { DEFAULT_ALLOWED_DEVICES } from "../cgroups/devices.ts";
 
 export interface DeviceNode {
   path: string;
@@ -57,15 +58,14 @@ export function deviceNodes(spec: Spec): DeviceNode[] {
 }
 
 /**
- * Device cgroup rules: deny all, the spec's rules in order, then allow the
- * nodes the container was given plus the pty devices (as runc does).
+ * Device cgroup rules: deny all, the spec's rules in order, then runc's default
+ * allow list (the default nodes, ptys, mknod of anything) and the nodes in
+ * linux.devices.
  */
 export function deviceCgroupRules(spec: Spec): LinuxDeviceCgroup[] {
   const rules: LinuxDeviceCgroup[] = [{ allow: false, access: "rwm" }];
   rules.push(...(spec.linux?.resources?.devices ?? []));
-  for (const [, major, minor] of DEFAULTS) rules.push({ allow: true, type: "c", major, minor, access: "rwm" });
-  rules.push({ allow: true, type: "c", major: 136, access: "rwm" }); // /dev/pts/*
-  rules.push({ allow: true, type: "c", major: 5, minor: 2, access: "rwm" }); // /dev/ptmx
+  rules.push(...DEFAULT_ALLOWED_DEVICES);
   rules.push({ allow: true, type: "c", major: 5, minor: 1, access: "rwm" }); // /dev/console
   for (const d of spec.linux?.devices ?? [])
     if (d.type !== "p") rules.push({ allow: true, type: d.type === "b" ? "b" : "c", major: d.major, minor: d.minor, access: "rwm" });

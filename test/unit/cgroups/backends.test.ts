@@ -181,7 +181,7 @@ const CASES: Case[] = [
   },
   {
     name: "device rule with a bad type",
-    r: { devices: [{ allow: true, type: "x" }] },
+    r: { devices: [{ allow: true, type: "x" as "a" }] },
     v1: { throws: /^linux\.resources\.devices\[0\]\.type: "x" is not one of/ },
     v2: { throws: /^linux\.resources\.devices\[0\]\.type: "x" is not one of/ },
   },
