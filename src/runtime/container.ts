@@ -18,6 +18,7 @@ import type { CgroupMountSource } from "./plan/compile.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
 import { mkfifo } from "./sys/libc.ts";
 import { mountPointOf } from "./mountinfo.ts";
+import { trace } from "../trace.ts";
 
 import { OCI_VERSION } from "../version.ts";
 const O_CLOEXEC = 0o2000000;
@@ -66,7 +67,9 @@ export class Runtime {
   }
 
   async create(opts: CreateOptions): Promise<ContainerRecord> {
+    trace("load");
     const { spec, bundle, rootfs } = this.loadBundle(opts.bundle);
+    trace("config");
     const proc = spec.process!;
     if (proc.terminal && !opts.consoleSocket)
       throw invalidArgument("process.terminal: a terminal needs --console-socket (or set terminal to false)");
@@ -76,7 +79,9 @@ export class Runtime {
     const cgroup = createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
     const resources = { ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) };
     cgroup.check(resources);
+    trace("cgroup-check");
     const seccompFilter = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp as never) : undefined;
+    trace("seccomp");
     const execFifo = this.store.fifo(opts.id);
     const plan = compilePlan({
       spec,
@@ -93,6 +98,7 @@ export class Runtime {
       seccompFilter,
     });
 
+    trace("plan");
     this.store.claim(opts.id);
     let launched: Launched | undefined;
     let cgroupCreated = false;
@@ -101,6 +107,7 @@ export class Runtime {
       cgroup.create();
       cgroupCreated = true;
       cgroup.set(resources);
+      trace("cgroup-setup");
       launched = await launch({
         plan,
         extraFds: Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
@@ -111,6 +118,7 @@ export class Runtime {
           }
         },
       });
+      trace("init");
       const rec: ContainerRecord = {
         ociVersion: OCI_VERSION,
         id: opts.id,
@@ -127,6 +135,7 @@ export class Runtime {
       this.store.save(rec);
       if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
       (rec as ContainerRecord & { launched?: Launched }).launched = launched;
+      trace("state");
       return rec;
     } catch (e) {
       if (launched) killQuietly(launched.pid);
@@ -160,6 +169,7 @@ export class Runtime {
       }
       unlinkSync(fifo);
     });
+    trace("start");
   }
 
   state(id: string): State & { rootfs: string; created: string; owner: string } {
@@ -227,6 +237,7 @@ export class Runtime {
         cg.destroy();
       }
       this.store.release(id);
+      trace("delete");
     });
   }
 

@@ -2,6 +2,7 @@ import type { Verb } from "./context.ts";
 import { parse } from "./args.ts";
 import { CREATE_FLAGS, createOptions } from "./create.ts";
 import type { Launched } from "../../runtime/launch.ts";
+import { trace } from "../../trace.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
@@ -33,6 +34,7 @@ export const run: Verb = async (ctx, argv) => {
     throw e;
   }
   const code = await launched.helper.exited;
+  trace("container");
   for (const s of FORWARDED) process.off(s, forward);
   if (!values.keep) await ctx.rt.delete(id, true);
   return code;
