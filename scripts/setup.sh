@@ -108,6 +108,13 @@ else
   step "native/Makefile not present yet; skipping the native build"
 fi
 
+# ------------------------------------------------------------ 4b. runtime bundle
+# bin/berth-runtime prefers build/runtime/ (bytecode) while it is newer than src/.
+if [ ! -f build/runtime/runtime.js ] || [ -n "$(find src -newer build/runtime/runtime.js -print -quit)" ]; then
+  bash scripts/build-bundle.sh || die "scripts/build-bundle.sh failed"
+  step "built build/runtime (bundle + bytecode)"
+fi
+
 # ------------------------------------------------------------ 5. test rootfs
 bash scripts/make-rootfs.sh .cache/rootfs/busybox || die "scripts/make-rootfs.sh failed"
 

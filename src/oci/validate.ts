@@ -59,6 +59,9 @@ const MAX_REPORTED = 10;
 export function parseJson(text: string, source = "config.json"): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
+    // The reviver costs a call per value: only pay for it when an integer too
+    // large for a double can be there (16+ digits).
+    if (!/[0-9]{16}/.test(body)) return JSON.parse(body);
     return JSON.parse(body, bigintReviver as (this: unknown, key: string, value: unknown) => unknown);
   } catch (err) {
     const where = findSyntaxError(body);
