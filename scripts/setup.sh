@@ -33,8 +33,9 @@ quietly() {
 #   busybox-static       the test rootfs
 #   runc                 reference peer for tests and benchmarks
 #   iproute2, util-linux, procps, jq   ip/nsenter/unshare/ps/jq used by tests and scripts
+#   podman, conmon, containerd         real engines driving berth-runtime (test/compat)
 PACKAGES=(build-essential pkg-config libseccomp2 libseccomp-dev busybox-static runc
-  iproute2 util-linux procps jq)
+  iproute2 util-linux procps jq podman conmon containerd)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
