@@ -1,0 +1,63 @@
+/**
+ * berthd's metadata: one SQLite database (bun:sqlite) in WAL mode. Every engine
+ * object has an `owner` (the tenant) from day one; the single-user case is the
+ * tenant "default". Schema changes are numbered migrations, applied in order,
+ * each in its own transaction.
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+export const DEFAULT_TENANT = "default";
+
+export interface Migration {
+  /** unique, never renamed: recorded in the schema_migrations table */
+  name: string;
+  sql: string;
+}
+
+/**
+ * The schema. Append new migrations at the end; never edit one that has shipped.
+ */
+export const MIGRATIONS: Migration[] = [
+  {
+    name: "0001-images",
+    sql: `
+      CREATE TABLE images (
+        id TEXT PRIMARY KEY,            -- config digest
+        manifest_digest TEXT,           -- manifest the image came from (pull/load), if any
+        config_json TEXT NOT NULL,      -- OCI image config
+        layers_json TEXT NOT NULL,      -- [{digest (compressed), diffID, size, mediaType}]
+        size INTEGER NOT NULL,          -- sum of uncompressed layer sizes
+        created TEXT NOT NULL
+      );
+      CREATE TABLE image_refs (
+        owner TEXT NOT NULL,
+        ref TEXT NOT NULL,              -- normalized name:tag or name@digest
+        image_id TEXT NOT NULL REFERENCES images(id),
+        PRIMARY KEY (owner, ref)
+      );
+      CREATE INDEX image_refs_image ON image_refs(image_id);
+    `,
+  },
+];
+
+export function openDb(path: string, migrations: Migration[] = MIGRATIONS): Database {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true, strict: true });
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;");
+  migrate(db, migrations);
+  return db;
+}
+
+export function migrate(db: Database, migrations: Migration[]) {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)");
+  const done = new Set(db.query<{ name: string }, []>("SELECT name FROM schema_migrations").all().map((r) => r.name));
+  for (const m of migrations) {
+    if (done.has(m.name)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.query("INSERT INTO schema_migrations (name, applied) VALUES (?, ?)").run(m.name, new Date().toISOString());
+    })();
+  }
+}
