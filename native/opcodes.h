@@ -113,6 +113,27 @@
 /* create a directory (and parents) inside the rootfs or on the host
    fields: str path, u32 where, u32 mode */
 #define OP_MKDIR 41
+/* before CLONE: clone the tree at source (host path; flags bit 0: with submounts, bit 1: idmap the submounts too), idmap it with a user namespace made for the uid_map/gid_map text, keep the detached tree in slot
+   fields: u32 slot, str source, u32 flags, str uidMap, str gidMap */
+#define OP_OPEN_TREE_IDMAP 67
+/* attach the detached tree in slot at target (move_mount) and close the slot
+   fields: u32 slot, str target, u32 where */
+#define OP_MOVE_MOUNT 68
+/* personality(persona)
+   fields: u32 persona */
+#define OP_PERSONALITY 69
+/* ioprio_set(which, who, ioprio)
+   fields: u32 which, u32 who, u32 ioprio */
+#define OP_IOPRIO 70
+/* sched_setattr(0, attr, 0); nice is a two's complement i32
+   fields: u32 policy, u64 flags, u32 nice, u32 priority, u64 runtime, u64 deadline, u64 period */
+#define OP_SCHED_ATTR 71
+/* sched_setaffinity(0) to the cpu bitmask (little-endian bytes, a multiple of 8)
+   fields: bytes mask */
+#define OP_CPU_AFFINITY 72
+/* set_mempolicy(mode|flags, node bitmask (multiple of 8 bytes; empty = NULL))
+   fields: u32 mode, bytes nodes */
+#define OP_MEMPOLICY 73
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -168,6 +189,13 @@
   [OP_OOM_SCORE_ADJ] = "s", \
   [OP_ROOTFS] = "s", \
   [OP_MKDIR] = "suu", \
+  [OP_OPEN_TREE_IDMAP] = "ususs", \
+  [OP_MOVE_MOUNT] = "usu", \
+  [OP_PERSONALITY] = "u", \
+  [OP_IOPRIO] = "uuu", \
+  [OP_SCHED_ATTR] = "uUuuUUU", \
+  [OP_CPU_AFFINITY] = "b", \
+  [OP_MEMPOLICY] = "ub", \
 }
 
 #define OP_NAMES { \
@@ -208,6 +236,13 @@
   [40] = "OOM_SCORE_ADJ", \
   [42] = "ROOTFS", \
   [41] = "MKDIR", \
+  [67] = "OPEN_TREE_IDMAP", \
+  [68] = "MOVE_MOUNT", \
+  [69] = "PERSONALITY", \
+  [70] = "IOPRIO", \
+  [71] = "SCHED_ATTR", \
+  [72] = "CPU_AFFINITY", \
+  [73] = "MEMPOLICY", \
 }
 
 #endif

@@ -19,6 +19,7 @@ import { compileSeccomp } from "./seccomp/compile.ts";
 import { mkfifo } from "./sys/libc.ts";
 import { mountPointOf } from "./mountinfo.ts";
 import { trace } from "../trace.ts";
+import { currentMapWriter, writeIdMaps } from "./idmaps.ts";
 
 import { OCI_VERSION } from "../version.ts";
 const O_CLOEXEC = 0o2000000;
@@ -96,6 +97,7 @@ export class Runtime {
       hostCapBounding: hostBoundingSet(),
       hostHasKcore: existsSync("/proc/kcore"),
       seccompFilter,
+      mapWriter: currentMapWriter(),
     });
 
     trace("plan");
@@ -262,22 +264,6 @@ function safeFrozen(cg: CgroupManager): boolean {
     return cg.isFrozen();
   } catch {
     return false;
-  }
-}
-
-function writeIdMaps(spec: Spec, pid: number) {
-  if (!(spec.linux?.namespaces ?? []).some((n) => n.type === "user" && !n.path)) return;
-  const fmt = (m: { containerID: number; hostID: number; size: number }[] = []) =>
-    m.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join("\n") + "\n";
-  try {
-    writeFileSync(`/proc/${pid}/uid_map`, fmt(spec.linux?.uidMappings));
-  } catch (e) {
-    throw wrapError("linux.uidMappings: write uid_map", e);
-  }
-  try {
-    writeFileSync(`/proc/${pid}/gid_map`, fmt(spec.linux?.gidMappings));
-  } catch (e) {
-    throw wrapError("linux.gidMappings: write gid_map", e);
   }
 }
 

@@ -13,6 +13,9 @@ import { CLONE, MS } from "./linux.ts";
 import { RLIM_INFINITY } from "../../oci/rlimits.ts";
 import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
 import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
+import { checkMapWriter, checkUserNamespace, denySetgroups, enterUserNamespace, type MapWriter } from "./userns.ts";
+import { idmappedMounts, prepareIdmappedMounts, type IdmappedMount } from "./idmap.ts";
+import { processFeatures, resetAffinity } from "./process-features.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import { statSync } from "node:fs";
 
@@ -54,7 +57,11 @@ export interface PlanContext {
   seccompFilter?: { flags: number; filter: Uint8Array };
   /** whether a host path is a directory (bind mount targets are created to match); default: stat */
   isDir?: (hostPath: string) => boolean;
+  /** who writes the id maps of a new user namespace; default: a privileged runtime */
+  mapWriter?: MapWriter;
 }
+
+const PRIVILEGED_WRITER: MapWriter = { privileged: true, euid: 0, egid: 0 };
 
 const NS_FLAG: Record<string, number> = {
   pid: CLONE.NEWPID,
@@ -89,8 +96,14 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   const newNs = (t: string) => namespaces.some((n) => n.type === t && !n.path);
   const anyNs = (t: string) => namespaces.some((n) => n.type === t);
   const userns = newNs("user");
+  const writer = ctx.mapWriter ?? PRIVILEGED_WRITER;
+  checkUserNamespace(spec);
+  checkMapWriter(spec, writer);
+  const idmapped = idmappedMounts(spec, ctx.bundle);
 
-  // ---- berth-init, before the fork: join namespaces (user first), time ns offsets.
+  // ---- berth-init, before the fork: idmapped mount trees (needs the host's privileges),
+  // join namespaces (user first), time ns offsets.
+  plan.push(...prepareIdmappedMounts(idmapped));
   const joins = namespaces.filter((n) => n.path).sort((a, b) => Number(b.type === "user") - Number(a.type === "user"));
   for (const ns of joins) plan.push(instr("SETNS", namespaceFlag(ns.type), ns.path!));
   if (newNs("time")) {
@@ -108,10 +121,12 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("SYNC", SYNC_TAG.SETUP));
   if (newNs("cgroup")) plan.push(instr("UNSHARE", CLONE.NEWCGROUP));
   plan.push(instr("SETSID"));
+  // Still the runtime's own (host) uid: it owns the fifo, whatever the id maps say.
   plan.push(instr("FIFO_OPEN", ctx.execFifo));
+  plan.push(...afterSetup(ctx, writer));
 
   if (!anyNs("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
-  plan.push(...compileRootfs(ctx, userns));
+  plan.push(...compileRootfs(ctx, userns, idmapped));
 
   // ---- identity of the host, kernel parameters, paths
   if (spec.hostname !== undefined && spec.hostname !== "") plan.push(instr("SETHOSTNAME", spec.hostname));
@@ -131,6 +146,7 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   }
   plan.push(instr("UMASK", proc.user.umask ?? 0o022));
   if (proc.noNewPrivileges) plan.push(instr("NO_NEW_PRIVS"));
+  plan.push(...processFeatures(spec));
 
   const seccomp = ctx.seccompFilter;
   if (seccomp && !proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
@@ -159,7 +175,7 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   const gids = new Uint8Array(4 * (proc.user.additionalGids?.length ?? 0));
   const gv = new DataView(gids.buffer);
   (proc.user.additionalGids ?? []).forEach((g, i) => gv.setUint32(i * 4, g, true));
-  plan.push(instr("SETGROUPS", gids));
+  if (!denySetgroups(spec, writer)) plan.push(instr("SETGROUPS", gids));
   plan.push(instr("SETGID", proc.user.gid));
   plan.push(instr("SETUID", proc.user.uid));
   plan.push(instr("CAPSET", effective, permitted, inheritable));
@@ -179,6 +195,15 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   if (seccomp && proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
   plan.push(instr("EXEC", args, env));
   return plan;
+}
+
+/**
+ * The container init, once the runtime has written its id maps and put it in
+ * its cgroup: take a mapped identity in a new user namespace; drop the CPU
+ * affinity inherited from the runtime (runc does too).
+ */
+function afterSetup(ctx: PlanContext, writer: MapWriter): Instruction[] {
+  return [...enterUserNamespace(ctx.spec, writer), resetAffinity()];
 }
 
 function toRlim(v: number | bigint): bigint {
@@ -201,7 +226,7 @@ function namesOf(mask: bigint): string[] {
 }
 
 /** Mount namespace setup up to and including the switch to the new root. */
-function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
+function compileRootfs(ctx: PlanContext, userns: boolean, idmapped: Map<number, IdmappedMount>): Instruction[] {
   const { spec, rootfs } = ctx;
   const plan: Instruction[] = [];
   const linux = spec.linux ?? {};
@@ -225,7 +250,7 @@ function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
     const dest = m.destination.startsWith("/") ? m.destination : "/" + m.destination;
     if (dest === "/dev" && isBind(m)) devBound = true;
     if (dest === "/dev/pts") hasPts = true;
-    plan.push(...compileMount(ctx, m, dest, i));
+    plan.push(...compileMount(ctx, sysfsInUserNamespace(ctx.spec, m), dest, i, idmapped.get(i)));
   }
 
   if (!devBound) {
@@ -252,7 +277,7 @@ function isBind(m: Mount): boolean {
   return m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
 }
 
-function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number): Instruction[] {
+function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number, idmapped?: IdmappedMount): Instruction[] {
   const field = `mounts[${i}]`;
   const o = parseMountOptions(m.options ?? []);
   const plan: Instruction[] = [];
@@ -261,7 +286,11 @@ function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number): Inst
     if (!m.source) throw invalidArgument(`${field}.source: required for a bind mount`);
     const source = isAbsolute(m.source) ? m.source : resolve(ctx.bundle, m.source);
     const where = (ctx.isDir ?? statIsDir)(source) ? Where.ROOT_DIR : Where.ROOT_FILE;
-    plan.push(instr("MOUNT", source, dest, where, "", MS.BIND | (o.recursive ? MS.REC : 0), ""));
+    plan.push(
+      idmapped
+        ? instr("MOVE_MOUNT", idmapped.slot, dest, where)
+        : instr("MOUNT", source, dest, where, "", MS.BIND | (o.recursive ? MS.REC : 0), ""),
+    );
     // Flags on a bind mount only take effect on a remount.
     const extra = o.flags & ~MS.REMOUNT;
     if (extra) plan.push(instr("REMOUNT", dest, Where.ROOT, MS.BIND | extra, ""));
@@ -271,6 +300,18 @@ function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number): Inst
   }
   for (const p of o.propagation) plan.push(instr("MOUNT", "", dest, Where.ROOT, "", p, ""));
   return plan;
+}
+
+/**
+ * sysfs can only be mounted by a user namespace that owns the network
+ * namespace: in a new user namespace without a new network namespace the
+ * kernel says EPERM. There, as runc does, the host's /sys is bound instead
+ * (recursively, with the mount's flags; it shows the host's network devices).
+ */
+function sysfsInUserNamespace(spec: Spec, m: Mount): Mount {
+  if (m.type !== "sysfs" || !hasNewNamespace(spec, "user") || hasNewNamespace(spec, "network")) return m;
+  const keep = (m.options ?? []).filter((o) => o !== "bind" && o !== "rbind");
+  return { ...m, type: "bind", source: "/sys", options: ["rbind", ...keep] };
 }
 
 function newCgroupNs(spec: Spec): boolean {

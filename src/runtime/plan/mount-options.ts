@@ -10,6 +10,8 @@ export interface ParsedMountOptions {
   data: string;
   bind: boolean;
   recursive: boolean;
+  /** "idmap" / "ridmap" (runtime-spec 1.2): an idmapped mount, never passed to mount(2) */
+  idmap?: "idmap" | "ridmap";
 }
 
 const SET: Record<string, number> = {
@@ -64,8 +66,10 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
   const data: string[] = [];
   let bind = false;
   let recursive = false;
+  let idmap: ParsedMountOptions["idmap"];
   for (const opt of options) {
     if (opt === "bind") bind = true;
+    else if (opt === "idmap" || opt === "ridmap") idmap = opt;
     else if (opt === "rbind") (bind = true), (recursive = true);
     else if (opt in SET) flags |= SET[opt]!;
     else if (opt in CLEAR) flags &= ~CLEAR[opt]!;
@@ -73,7 +77,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
     else if (IGNORED.has(opt)) continue;
     else data.push(opt);
   }
-  return { flags, propagation, data: data.join(","), bind, recursive };
+  return { flags, propagation, data: data.join(","), bind, recursive, ...(idmap ? { idmap } : {}) };
 }
 
 /** The propagation flags for linux.rootfsPropagation. */
