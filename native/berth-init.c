@@ -982,7 +982,7 @@ static int run(struct ins *in, struct err *e)
 		return 0;
 	case OP_MKDIR:
 		return do_mkdir(s[0], n[0], n[1], e);
-	case OP_OPEN_TREE_IDMAP:
+	case OP_OPEN_TREE:
 	case OP_MOVE_MOUNT:
 		return idmap_step(in, e);
 	case OP_PERSONALITY:

@@ -43,7 +43,7 @@ int write_file(const char *path, const char *data, struct err *e);
 /* The O_PATH fd ROOT_* paths resolve in: the rootfs, or "/" after the switch (berth-init.c). */
 int plan_root(struct err *e);
 
-/* Steps in native/idmap.c (OPEN_TREE_IDMAP, MOVE_MOUNT) and native/features.c
+/* Steps in native/idmap.c (OPEN_TREE, MOVE_MOUNT) and native/features.c
  * (PERSONALITY, IOPRIO, SCHED_ATTR, CPU_AFFINITY, MEMPOLICY); -1 with e filled. */
 int idmap_step(const struct ins *in, struct err *e);
 int feature_step(const struct ins *in, struct err *e);

@@ -1,20 +1,20 @@
 /*
- * Idmapped mounts (runtime-spec mounts[].uidMappings/gidMappings, options
- * "idmap"/"ridmap").
+ * Mount trees prepared in the runtime's namespaces and attached by the
+ * container init (src/runtime/plan/host-trees.ts says which and why).
  *
- * OPEN_TREE_IDMAP runs before CLONE, in the runtime's namespaces: setting
- * MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the filesystem's user namespace
- * (the host's), which the container init no longer has once it is in its own
- * user namespace. It clones the source tree (open_tree OPEN_TREE_CLONE, a
- * detached mount), and idmaps it with a user namespace that has exactly the
- * mount's mappings. That namespace comes from a helper process: forked into
- * CLONE_NEWUSER, it blocks on a pipe while we (root in the parent namespace)
- * write its uid_map/gid_map and open /proc/<pid>/ns/user; then the pipe is
- * closed, it exits and is reaped. The mount keeps its own reference to the
- * namespace, so nothing else outlives the step.
+ * OPEN_TREE runs before CLONE: it clones the source tree (open_tree
+ * OPEN_TREE_CLONE, a detached mount, resolved with the runtime's privileges),
+ * makes it a slave of its source (so the container's mounts under it never
+ * propagate back to a shared host mount), and, for an idmapped mount, sets
+ * MOUNT_ATTR_IDMAP -- which needs CAP_SYS_ADMIN over the filesystem's user
+ * namespace, the host's, that the container init no longer has. The idmap's
+ * user namespace comes from a helper process: forked into CLONE_NEWUSER, it
+ * blocks on a pipe while we (root in the parent namespace) write its
+ * uid_map/gid_map and open /proc/<pid>/ns/user; then the pipe is closed, it
+ * exits and is reaped. The mount keeps its own reference to the namespace.
  *
- * The detached tree's fd stays in a slot; the container init inherits it across
- * CLONE and MOVE_MOUNT attaches it at its place in the mount order, resolved
+ * The detached tree's fd waits in a slot; the container init inherits it across
+ * CLONE, and MOVE_MOUNT attaches it at its place in the mount order, resolved
  * inside the rootfs like every other target, then closes the slot.
  */
 #define _GNU_SOURCE
@@ -57,6 +57,9 @@
 #define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 #endif
 #define BERTH_MOUNT_ATTR_IDMAP 0x00100000
+#ifndef MS_SLAVE
+#define MS_SLAVE (1 << 19)
+#endif
 
 /* struct mount_attr (linux/mount.h), spelled out: older libc headers lack it. */
 struct berth_mount_attr {
@@ -76,18 +79,18 @@ static uint32_t ntrees;
 static int slot_put(uint32_t slot, int fd, struct err *e)
 {
 	if (slot >= MAX_SLOTS)
-		return fail_msg(e, EINVAL, "idmapped mount slot %u: over the limit of %u", slot, MAX_SLOTS);
+		return fail_msg(e, EINVAL, "mount tree slot %u: over the limit of %u", slot, MAX_SLOTS);
 	if (slot >= ntrees) {
 		int *t = realloc(trees, (slot + 1) * sizeof *t);
 		if (!t)
-			return fail(e, ENOMEM, "idmapped mount slot %u", slot);
+			return fail(e, ENOMEM, "mount tree slot %u", slot);
 		for (uint32_t i = ntrees; i <= slot; i++)
 			t[i] = -1;
 		trees = t;
 		ntrees = slot + 1;
 	}
 	if (trees[slot] >= 0)
-		return fail_msg(e, EINVAL, "idmapped mount slot %u: already in use", slot);
+		return fail_msg(e, EINVAL, "mount tree slot %u: already in use", slot);
 	trees[slot] = fd;
 	return 0;
 }
@@ -145,38 +148,49 @@ out:
 	return nsfd;
 }
 
-static int open_tree_idmap(const struct ins *in, struct err *e)
+static int set_attr(int tree, int recursive, const struct berth_mount_attr *attr)
+{
+	return syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), attr, sizeof *attr);
+}
+
+static int open_tree_slot(const struct ins *in, struct err *e)
 {
 	uint32_t slot = in->n[0], flags = in->n[1];
-	const char *src = in->s[0];
-	int nsfd = userns_with_maps(in->s[1], in->s[2], e);
-	if (nsfd < 0)
-		return wrap(e, "idmapped mount of \"%s\"", src);
+	const char *src = in->s[0], *uidmap = in->s[1], *gidmap = in->s[2];
 	int tree = syscall(SYS_open_tree, AT_FDCWD, src,
 			   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (flags & TREE_RECURSIVE ? AT_RECURSIVE : 0));
-	if (tree < 0) {
-		int err = errno;
+	if (tree < 0)
+		return fail(e, errno, "bind \"%s\": open_tree", src);
+	/* the whole tree: a bind made in a slave mount namespace is a slave too */
+	struct berth_mount_attr slave = { .propagation = MS_SLAVE };
+	if (set_attr(tree, 1, &slave) < 0) {
+		fail(e, errno, "bind \"%s\": make the tree a slave", src);
+		goto out;
+	}
+	if (*uidmap || *gidmap) {
+		int nsfd = userns_with_maps(uidmap, gidmap, e);
+		if (nsfd < 0) {
+			wrap(e, "idmapped mount of \"%s\"", src);
+			goto out;
+		}
+		struct berth_mount_attr idmap = { .attr_set = BERTH_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)nsfd };
+		int r = set_attr(tree, flags & IDMAP_RECURSIVE, &idmap), err = errno;
 		close(nsfd);
-		return fail(e, err, "idmapped mount of \"%s\": open_tree", src);
+		if (r < 0) {
+			if (err == EINVAL)
+				fail_msg(e, err,
+					 "idmapped mount of \"%s\": mount_setattr: %s (the filesystem may not support idmapped mounts)",
+					 src, strerror(err));
+			else
+				fail(e, err, "idmapped mount of \"%s\": mount_setattr", src);
+			goto out;
+		}
 	}
-	struct berth_mount_attr attr = { .attr_set = BERTH_MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)nsfd };
-	long r = syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (flags & IDMAP_RECURSIVE ? AT_RECURSIVE : 0),
-			 &attr, sizeof attr);
-	int err = errno;
-	close(nsfd);
-	if (r < 0) {
-		close(tree);
-		if (err == EINVAL)
-			return fail_msg(e, err,
-					"idmapped mount of \"%s\": mount_setattr: %s (the filesystem may not support idmapped mounts)",
-					src, strerror(err));
-		return fail(e, err, "idmapped mount of \"%s\": mount_setattr", src);
-	}
-	if (slot_put(slot, tree, e) < 0) {
-		close(tree);
-		return -1;
-	}
-	return 0;
+	if (slot_put(slot, tree, e) == 0)
+		return 0;
+out:
+	close(tree);
+	return -1;
 }
 
 static int move_mount_slot(const struct ins *in, struct err *e)
@@ -186,10 +200,10 @@ static int move_mount_slot(const struct ins *in, struct err *e)
 	const char *dst = in->s[0];
 	int tree = slot_take(slot), tfd, base, r, err;
 	if (tree < 0)
-		return fail_msg(e, EBADF, "attach idmapped mount on \"%s\": slot %u is empty", dst, slot);
+		return fail_msg(e, EBADF, "attach mount tree on \"%s\": slot %u is empty", dst, slot);
 	if (where > WHERE_ROOT) {
 		close(tree);
-		return fail_msg(e, EINVAL, "attach idmapped mount on \"%s\": bad where %llu", dst, (unsigned long long)where);
+		return fail_msg(e, EINVAL, "attach mount tree on \"%s\": bad where %llu", dst, (unsigned long long)where);
 	}
 	if (where == WHERE_HOST)
 		tfd = open(dst, O_PATH | O_CLOEXEC);
@@ -202,23 +216,23 @@ static int move_mount_slot(const struct ins *in, struct err *e)
 	if (tfd < 0) {
 		close(tree);
 		if (where == WHERE_HOST)
-			return fail(e, errno, "attach idmapped mount on \"%s\"", dst);
-		return wrap(e, "attach idmapped mount on \"%s\"", dst);
+			return fail(e, errno, "attach mount tree on \"%s\"", dst);
+		return wrap(e, "attach mount tree on \"%s\"", dst);
 	}
 	r = syscall(SYS_move_mount, tree, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 	err = errno;
 	close(tfd);
 	close(tree);
-	return r < 0 ? fail(e, err, "attach idmapped mount on \"%s\": move_mount", dst) : 0;
+	return r < 0 ? fail(e, err, "attach mount tree on \"%s\": move_mount", dst) : 0;
 }
 
 int idmap_step(const struct ins *in, struct err *e)
 {
 	switch (in->op) {
-	case OP_OPEN_TREE_IDMAP:
-		return open_tree_idmap(in, e);
+	case OP_OPEN_TREE:
+		return open_tree_slot(in, e);
 	case OP_MOVE_MOUNT:
 		return move_mount_slot(in, e);
 	}
-	return fail_msg(e, EINVAL, "idmap: unexpected opcode %u", in->op);
+	return fail_msg(e, EINVAL, "mount trees: unexpected opcode %u", in->op);
 }

@@ -113,9 +113,9 @@
 /* create a directory (and parents) inside the rootfs or on the host
    fields: str path, u32 where, u32 mode */
 #define OP_MKDIR 41
-/* before CLONE: clone the tree at source (host path; flags bit 0: with submounts, bit 1: idmap the submounts too), idmap it with a user namespace made for the uid_map/gid_map text, keep the detached tree in slot
+/* before CLONE: clone the tree at source (host path; flags bit 0: with submounts) as a detached slave mount kept in slot; with uid_map/gid_map text, idmap it with a user namespace made for them (flags bit 1: the submounts too)
    fields: u32 slot, str source, u32 flags, str uidMap, str gidMap */
-#define OP_OPEN_TREE_IDMAP 67
+#define OP_OPEN_TREE 67
 /* attach the detached tree in slot at target (move_mount) and close the slot
    fields: u32 slot, str target, u32 where */
 #define OP_MOVE_MOUNT 68
@@ -189,7 +189,7 @@
   [OP_OOM_SCORE_ADJ] = "s", \
   [OP_ROOTFS] = "s", \
   [OP_MKDIR] = "suu", \
-  [OP_OPEN_TREE_IDMAP] = "ususs", \
+  [OP_OPEN_TREE] = "ususs", \
   [OP_MOVE_MOUNT] = "usu", \
   [OP_PERSONALITY] = "u", \
   [OP_IOPRIO] = "uuu", \
@@ -236,7 +236,7 @@
   [40] = "OOM_SCORE_ADJ", \
   [42] = "ROOTFS", \
   [41] = "MKDIR", \
-  [67] = "OPEN_TREE_IDMAP", \
+  [67] = "OPEN_TREE", \
   [68] = "MOVE_MOUNT", \
   [69] = "PERSONALITY", \
   [70] = "IOPRIO", \

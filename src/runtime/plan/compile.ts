@@ -14,7 +14,7 @@ import { RLIM_INFINITY } from "../../oci/rlimits.ts";
 import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
 import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
 import { checkMapWriter, checkUserNamespace, denySetgroups, enterUserNamespace, type MapWriter } from "./userns.ts";
-import { idmappedMounts, prepareIdmappedMounts, type IdmappedMount } from "./idmap.ts";
+import { hostTrees, prepareHostTrees, type HostTree } from "./host-trees.ts";
 import { processFeatures, resetAffinity } from "./process-features.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import { statSync } from "node:fs";
@@ -99,11 +99,13 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   const writer = ctx.mapWriter ?? PRIVILEGED_WRITER;
   checkUserNamespace(spec);
   checkMapWriter(spec, writer);
-  const idmapped = idmappedMounts(spec, ctx.bundle);
+  const mounts = (spec.mounts ?? []).map((m) => sysfsInUserNamespace(spec, m));
+  // In a user namespace the init may not reach a bind source: the runtime's side opens them.
+  const trees = hostTrees(spec, mounts, ctx.bundle, anyNs("user") && newNs("mount") && writer.privileged);
 
-  // ---- berth-init, before the fork: idmapped mount trees (needs the host's privileges),
+  // ---- berth-init, before the fork: mount trees prepared with the runtime's privileges,
   // join namespaces (user first), time ns offsets.
-  plan.push(...prepareIdmappedMounts(idmapped));
+  plan.push(...prepareHostTrees(trees));
   const joins = namespaces.filter((n) => n.path).sort((a, b) => Number(b.type === "user") - Number(a.type === "user"));
   for (const ns of joins) plan.push(instr("SETNS", namespaceFlag(ns.type), ns.path!));
   if (newNs("time")) {
@@ -126,7 +128,7 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(...afterSetup(ctx, writer));
 
   if (!anyNs("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
-  plan.push(...compileRootfs(ctx, userns, idmapped));
+  plan.push(...compileRootfs(ctx, userns, mounts, trees));
 
   // ---- identity of the host, kernel parameters, paths
   if (spec.hostname !== undefined && spec.hostname !== "") plan.push(instr("SETHOSTNAME", spec.hostname));
@@ -226,7 +228,7 @@ function namesOf(mask: bigint): string[] {
 }
 
 /** Mount namespace setup up to and including the switch to the new root. */
-function compileRootfs(ctx: PlanContext, userns: boolean, idmapped: Map<number, IdmappedMount>): Instruction[] {
+function compileRootfs(ctx: PlanContext, userns: boolean, mounts: readonly Mount[], trees: Map<number, HostTree>): Instruction[] {
   const { spec, rootfs } = ctx;
   const plan: Instruction[] = [];
   const linux = spec.linux ?? {};
@@ -246,11 +248,11 @@ function compileRootfs(ctx: PlanContext, userns: boolean, idmapped: Map<number, 
 
   let devBound = false;
   let hasPts = false;
-  for (const [i, m] of (spec.mounts ?? []).entries()) {
+  for (const [i, m] of mounts.entries()) {
     const dest = m.destination.startsWith("/") ? m.destination : "/" + m.destination;
     if (dest === "/dev" && isBind(m)) devBound = true;
     if (dest === "/dev/pts") hasPts = true;
-    plan.push(...compileMount(ctx, sysfsInUserNamespace(ctx.spec, m), dest, i, idmapped.get(i)));
+    plan.push(...compileMount(ctx, m, dest, i, trees.get(i)));
   }
 
   if (!devBound) {
@@ -277,7 +279,7 @@ function isBind(m: Mount): boolean {
   return m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
 }
 
-function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number, idmapped?: IdmappedMount): Instruction[] {
+function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number, tree?: HostTree): Instruction[] {
   const field = `mounts[${i}]`;
   const o = parseMountOptions(m.options ?? []);
   const plan: Instruction[] = [];
@@ -287,8 +289,8 @@ function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number, idmap
     const source = isAbsolute(m.source) ? m.source : resolve(ctx.bundle, m.source);
     const where = (ctx.isDir ?? statIsDir)(source) ? Where.ROOT_DIR : Where.ROOT_FILE;
     plan.push(
-      idmapped
-        ? instr("MOVE_MOUNT", idmapped.slot, dest, where)
+      tree
+        ? instr("MOVE_MOUNT", tree.slot, dest, where)
         : instr("MOUNT", source, dest, where, "", MS.BIND | (o.recursive ? MS.REC : 0), ""),
     );
     // Flags on a bind mount only take effect on a remount.

@@ -84,10 +84,10 @@ export const OPS = {
   ROOTFS: { code: 42, fields: [["path", "str"]], doc: "open path (host) as the root that ROOT_* paths resolve in; PIVOT_ROOT/MOVE_ROOT reset it to /" },
   MKDIR: { code: 41, fields: [["path", "str"], ["where", "u32"], ["mode", "u32"]], doc: "create a directory (and parents) inside the rootfs or on the host" },
   // ---- 67-74: idmapped mounts and process/kernel features (native/idmap.c, native/features.c) ----
-  OPEN_TREE_IDMAP: {
+  OPEN_TREE: {
     code: 67,
     fields: [["slot", "u32"], ["source", "str"], ["flags", "u32"], ["uidMap", "str"], ["gidMap", "str"]],
-    doc: "before CLONE: clone the tree at source (host path; flags bit 0: with submounts, bit 1: idmap the submounts too), idmap it with a user namespace made for the uid_map/gid_map text, keep the detached tree in slot",
+    doc: "before CLONE: clone the tree at source (host path; flags bit 0: with submounts) as a detached slave mount kept in slot; with uid_map/gid_map text, idmap it with a user namespace made for them (flags bit 1: the submounts too)",
   },
   MOVE_MOUNT: {
     code: 68,

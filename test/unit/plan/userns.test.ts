@@ -5,7 +5,7 @@ import type { Instruction } from "../../../src/runtime/plan/record.ts";
 import { MS, CLONE } from "../../../src/runtime/plan/linux.ts";
 import { Where } from "../../../src/runtime/plan/opcodes.ts";
 import { idMapText, hostIdOf, isMapped } from "../../../src/runtime/plan/userns.ts";
-import { IDMAP_RECURSIVE, TREE_RECURSIVE } from "../../../src/runtime/plan/idmap.ts";
+import { IDMAP_RECURSIVE, TREE_RECURSIVE } from "../../../src/runtime/plan/host-trees.ts";
 import { parseMountOptions } from "../../../src/runtime/plan/mount-options.ts";
 
 const MAP = [{ containerID: 0, hostID: 100000, size: 65536 }];
@@ -97,9 +97,19 @@ test("sysfs in a new user namespace without a new network namespace: the host's 
   const withNet = find(compilePlan(ctx(spec())), "MOUNT").find((i) => i.args[1] === "/sys")!;
   expect(withNet.args[3]).toBe("sysfs");
   const p = compilePlan(ctx(spec((s) => (s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "network")))));
-  const sys = find(p, "MOUNT").find((i) => i.args[1] === "/sys")!;
-  expect(sys.args).toEqual(["/sys", "/sys", Where.ROOT_DIR, "", MS.BIND | MS.REC, ""]);
+  expect(find(p, "MOUNT").find((i) => i.args[1] === "/sys")).toBeUndefined();
+  expect(find(p, "OPEN_TREE")[0]!.args).toEqual([0, "/sys", TREE_RECURSIVE, "", ""]);
+  expect(find(p, "MOVE_MOUNT")[0]!.args).toEqual([0, "/sys", Where.ROOT_DIR]);
   expect(find(p, "REMOUNT").find((i) => i.args[0] === "/sys")!.args[2]).toBe(MS.BIND | MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY);
+  // an unprivileged runtime cannot clone trees: a bind made by the init itself
+  const own = (s: Spec) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "network");
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 1000, size: 1 }];
+  };
+  const r = compilePlan(ctx(spec(own), { mapWriter: UNPRIV }));
+  expect(find(r, "OPEN_TREE")).toEqual([]);
+  expect(find(r, "MOUNT").find((i) => i.args[1] === "/sys")!.args).toEqual(["/sys", "/sys", Where.ROOT_DIR, "", MS.BIND | MS.REC, ""]);
   // no user namespace: sysfs as asked (the runtime's own privileges suffice)
   const q = compilePlan(ctx(spec((s) => ((s.linux!.namespaces = [{ type: "mount" }]), delete s.linux!.uidMappings, delete s.linux!.gidMappings))));
   expect(find(q, "MOUNT").find((i) => i.args[1] === "/sys")!.args[3]).toBe("sysfs");
@@ -120,15 +130,20 @@ test("idmapped mounts: trees prepared before anything else, attached in mount or
     });
   });
   const p = compilePlan(ctx(s));
-  expect(p.slice(0, 3).map((i) => i.op)).toEqual(["OPEN_TREE_IDMAP", "OPEN_TREE_IDMAP", "SETNS"]);
+  expect(p.slice(0, 4).map((i) => i.op)).toEqual(["OPEN_TREE", "OPEN_TREE", "OPEN_TREE", "SETNS"]);
   // no mappings on the mount: the container's
   expect(p[0]!.args).toEqual([0, "/b/a", TREE_RECURSIVE, "0 100000 65536\n", "0 100000 65536\n"]);
-  expect(p[1]!.args).toEqual([1, "/srv/b", TREE_RECURSIVE | IDMAP_RECURSIVE, "0 0 10\n", "0 5 10\n"]);
-  expect(find(p, "MOVE_MOUNT").map((i) => i.args)).toEqual([[0, "/a", Where.ROOT_DIR], [1, "/b", Where.ROOT_DIR]]);
+  // a plain bind in a user namespace: opened by the runtime's side too, no idmap
+  expect(p[1]!.args).toEqual([1, "/p", 0, "", ""]);
+  expect(p[2]!.args).toEqual([2, "/srv/b", TREE_RECURSIVE | IDMAP_RECURSIVE, "0 0 10\n", "0 5 10\n"]);
+  expect(find(p, "MOVE_MOUNT").map((i) => i.args)).toEqual([
+    [0, "/a", Where.ROOT_DIR],
+    [1, "/plain", Where.ROOT_DIR],
+    [2, "/b", Where.ROOT_DIR],
+  ]);
   const o = ops(p);
   expect(o.indexOf("MOVE_MOUNT")).toBeGreaterThan(o.indexOf("CLONE"));
-  expect(find(p, "MOUNT").some((i) => i.args[1] === "/a" || i.args[1] === "/b")).toBe(false);
-  expect(find(p, "MOUNT").some((i) => i.args[1] === "/plain")).toBe(true);
+  expect(find(p, "MOUNT").some((i) => ["/a", "/b", "/plain"].includes(i.args[1] as string))).toBe(false);
   // flags still apply, by remount after the attach
   expect(find(p, "REMOUNT").find((i) => i.args[0] === "/a")!.args[2]).toBe(MS.BIND | MS.RDONLY);
   // a one-file idmapped mount is attached on a file
@@ -156,7 +171,7 @@ test("idmapped mounts: bad input names the mount", () => {
   const p = compilePlan(
     ctx(spec((s) => (noUserns(s), s.mounts!.push({ destination: "/a", type: "bind", source: "/a", options: ["bind", "idmap"], uidMappings: MAP, gidMappings: MAP })))),
   );
-  expect(find(p, "OPEN_TREE_IDMAP").length).toBe(1);
+  expect(find(p, "OPEN_TREE").length).toBe(1);
   expect(find(p, "CLONE")[0]!.args[0]).toBe(CLONE.NEWNS);
 });
 
