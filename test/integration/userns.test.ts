@@ -218,6 +218,33 @@ d("a container in a user namespace", () => {
     }
   });
 
+  test("joining another container's user namespace: root of that namespace, its maps", () => {
+    const other = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    const a = makeBundle(["sleep", "1000"], (s) => {
+      mapped(s);
+      s.linux!.uidMappings = other;
+      s.linux!.gidMappings = other;
+    });
+    const idA = uniqueId("owner");
+    try {
+      rt.ok(["run", "--detach", "--bundle", a.dir, idA]);
+      const pidA = rt.state(idA).pid;
+      const dir = hostDir();
+      mkdirSync(join(dir, "rw"));
+      chownSync(join(dir, "rw"), 200000, 200000);
+      const r = sh("id -u; cat /proc/self/uid_map; touch /home/f", (s) => {
+        s.linux!.namespaces!.push({ type: "user", path: `/proc/${pidA}/ns/user` });
+        s.mounts!.push(bind(join(dir, "rw"), "/home"));
+      });
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim().split("\n").map(words)).toEqual(["0", "0 200000 65536"]);
+      expect(statSync(join(dir, "rw", "f")).uid).toBe(200000);
+    } finally {
+      rt.run(["delete", "--force", idA]);
+      a.cleanup();
+    }
+  });
+
   test("spec --rootless runs here: a user namespace mapping the caller's ids", () => {
     ensureRootfs();
     const dir = hostDir();

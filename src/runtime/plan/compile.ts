@@ -13,7 +13,7 @@ import { CLONE, MS } from "./linux.ts";
 import { RLIM_INFINITY } from "../../oci/rlimits.ts";
 import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
 import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
-import { checkMapWriter, checkUserNamespace, denySetgroups, enterUserNamespace, type MapWriter } from "./userns.ts";
+import { checkMapWriter, checkUserNamespace, denySetgroups, enterUserNamespace, inUserNamespace, type MapWriter } from "./userns.ts";
 import { hostTrees, prepareHostTrees, type HostTree } from "./host-trees.ts";
 import { processFeatures, resetAffinity } from "./process-features.ts";
 import { isAbsolute, join, resolve } from "node:path";
@@ -95,7 +95,8 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   const namespaces: LinuxNamespace[] = spec.linux?.namespaces ?? [];
   const newNs = (t: string) => namespaces.some((n) => n.type === t && !n.path);
   const anyNs = (t: string) => namespaces.some((n) => n.type === t);
-  const userns = newNs("user");
+  // new or joined: mknod is not allowed there, device nodes are bound from the host
+  const userns = anyNs("user");
   const writer = ctx.mapWriter ?? PRIVILEGED_WRITER;
   checkUserNamespace(spec);
   checkMapWriter(spec, writer);
@@ -306,12 +307,13 @@ function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number, tree?
 
 /**
  * sysfs can only be mounted by a user namespace that owns the network
- * namespace: in a new user namespace without a new network namespace the
- * kernel says EPERM. There, as runc does, the host's /sys is bound instead
+ * namespace: in a user namespace without a new network namespace the kernel
+ * says EPERM (a joined one may own a joined network namespace, but berth
+ * cannot tell, so it binds there too). There, as runc does, the host's /sys is bound instead
  * (recursively, with the mount's flags; it shows the host's network devices).
  */
 function sysfsInUserNamespace(spec: Spec, m: Mount): Mount {
-  if (m.type !== "sysfs" || !hasNewNamespace(spec, "user") || hasNewNamespace(spec, "network")) return m;
+  if (m.type !== "sysfs" || !inUserNamespace(spec) || hasNewNamespace(spec, "network")) return m;
   const keep = (m.options ?? []).filter((o) => o !== "bind" && o !== "rbind");
   return { ...m, type: "bind", source: "/sys", options: ["rbind", ...keep] };
 }

@@ -27,18 +27,25 @@ export function newUserNamespace(spec: Spec): boolean {
   return (spec.linux?.namespaces ?? []).some((n) => n.type === "user" && !n.path);
 }
 
+/** A new or a joined user namespace. */
+export function inUserNamespace(spec: Spec): boolean {
+  return (spec.linux?.namespaces ?? []).some((n) => n.type === "user");
+}
+
 /**
  * The process's identity must exist in a new user namespace: setresuid to an
  * unmapped id fails (EINVAL) late, after the mounts; this says which field.
  * (Overlapping ranges are rejected by the config validator.)
  */
 export function checkUserNamespace(spec: Spec): void {
-  if (!newUserNamespace(spec)) return;
+  if (!inUserNamespace(spec)) return;
   const user = spec.process?.user;
   const uids = spec.linux?.uidMappings;
   const gids = spec.linux?.gidMappings;
-  if (!uids?.length) throw invalidArgument("linux.uidMappings: required with a new user namespace");
-  if (!gids?.length) throw invalidArgument("linux.gidMappings: required with a new user namespace");
+  if (newUserNamespace(spec)) {
+    if (!uids?.length) throw invalidArgument("linux.uidMappings: required with a new user namespace");
+    if (!gids?.length) throw invalidArgument("linux.gidMappings: required with a new user namespace");
+  } else if (!uids?.length || !gids?.length) return; // a joined namespace: its maps are not known here
   if (!user) return;
   if (!isMapped(uids, user.uid)) throw invalidArgument(`process.user.uid: ${user.uid} is not mapped by linux.uidMappings`);
   if (!isMapped(gids, user.gid)) throw invalidArgument(`process.user.gid: ${user.gid} is not mapped by linux.gidMappings`);
@@ -80,12 +87,15 @@ export function denySetgroups(spec: Spec, w: MapWriter): boolean {
  * Right after the maps are written (SYNC SETUP): become the namespace's root
  * (or, if 0 is not mapped, the process's own ids), so that mounts and files are
  * made as a mapped id, and drop the supplementary groups inherited from the
- * runtime (they are host groups that still grant access on host files).
+ * runtime (they are host groups that still grant access on host files). The
+ * same in a joined user namespace, whose maps berth does not know unless the
+ * config repeats them: there 0 is taken to be mapped, as runc does.
  */
 export function enterUserNamespace(spec: Spec, w: MapWriter): Instruction[] {
-  if (!newUserNamespace(spec)) return [];
+  if (!inUserNamespace(spec)) return [];
   const user = spec.process!.user;
-  const rootMapped = isMapped(spec.linux?.uidMappings, 0) && isMapped(spec.linux?.gidMappings, 0);
+  const known = (maps: LinuxIDMapping[] | undefined) => !maps?.length || isMapped(maps, 0);
+  const rootMapped = known(spec.linux?.uidMappings) && known(spec.linux?.gidMappings);
   const plan: Instruction[] = [];
   if (!denySetgroups(spec, w)) plan.push(instr("SETGROUPS", new Uint8Array(0)));
   plan.push(instr("SETGID", rootMapped ? 0 : user.gid));

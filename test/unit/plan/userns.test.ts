@@ -62,6 +62,21 @@ test("after the maps are written: drop host groups, become the namespace's root,
   expect(ops(q).slice(ops(q).indexOf("SYNC"), ops(q).indexOf("SYNC") + 4)).toEqual(["SYNC", "SETSID", "FIFO_OPEN", "CPU_AFFINITY"]);
 });
 
+test("a joined user namespace: the same identity change, root assumed mapped unless the config says", () => {
+  const joined = (s: Spec) => {
+    s.linux!.namespaces = [{ type: "mount" }, { type: "user", path: "/proc/42/ns/user" }];
+    delete s.linux!.uidMappings;
+    delete s.linux!.gidMappings;
+  };
+  const p = compilePlan(ctx(spec(joined)));
+  const at = ops(p).indexOf("FIFO_OPEN");
+  expect(p.slice(at + 1, at + 4).map((i) => [i.op, i.args[0]])).toEqual([["SETGROUPS", new Uint8Array(0)], ["SETGID", 0], ["SETUID", 0]]);
+  // mappings repeated in the config are checked
+  expect(() => compilePlan(ctx(spec((s) => (joined(s), (s.linux!.uidMappings = MAP), (s.linux!.gidMappings = MAP), (s.process!.user.uid = 70000)))))).toThrow(
+    /process.user.uid: 70000 is not mapped/,
+  );
+});
+
 test("container root unmapped: the process's own ids are taken instead", () => {
   const p = compilePlan(
     ctx(spec((s) => ((s.linux!.uidMappings = [{ containerID: 1000, hostID: 5000, size: 1 }]), (s.linux!.gidMappings = [{ containerID: 1000, hostID: 5000, size: 1 }]), (s.process!.user = { uid: 1000, gid: 1000 })))),
