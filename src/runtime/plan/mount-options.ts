@@ -58,6 +58,11 @@ const PROPAGATION: Record<string, number> = {
 /** Options berth accepts but that change nothing in mount(2). */
 const IGNORED = new Set(["defaults", "tmpcopyup"]);
 
+/** Every option parseMountOptions gives a meaning to (not fs-specific data), sorted: `features` reports these. */
+export function knownMountOptions(): string[] {
+  return ["bind", "rbind", ...Object.keys(SET), ...Object.keys(CLEAR), ...Object.keys(PROPAGATION), ...IGNORED].sort();
+}
+
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
   let flags = 0;
   const propagation: number[] = [];
