@@ -355,8 +355,9 @@ export interface SeccompFeatures {
 
 /**
  * What this compiler accepts, probed against itself and the loaded libseccomp
- * (for `features`): actions it compiles, operators, architectures libseccomp
- * resolves, flags it recognizes and those the kernel takes at this API level.
+ * (for `features`): actions it compiles, operators, architectures a filter on
+ * this host can include, flags it recognizes and those the kernel takes at
+ * this API level.
  */
 export function seccompFeatures(): SeccompFeatures {
   const accepts = (fn: () => unknown) => {
@@ -372,7 +373,8 @@ export function seccompFeatures(): SeccompFeatures {
   return {
     actions: SECCOMP_ACTIONS.filter((a) => accepts(() => actionValue(a, undefined, "", ""))).sort(),
     operators: Object.keys(OPERATORS).sort(),
-    archs: Object.keys(ARCH_NAMES).filter((a) => archResolveName(ARCH_NAMES[a]!) !== 0).sort(),
+    // libseccomp knows more than one filter can hold (no mixing byte orders): probe with a real compile
+    archs: Object.keys(ARCH_NAMES).filter((a) => accepts(() => compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", architectures: [a] }))).sort(),
     knownFlags,
     supportedFlags: knownFlags.filter((f) => api >= (FLAG_API_LEVEL[f] ?? Infinity)),
   };
