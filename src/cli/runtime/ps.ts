@@ -14,7 +14,8 @@ export const ps: Verb = (ctx, argv) => {
   if (format !== "table" && format !== "json") throw invalidArgument(`ps: --format: invalid format "${format}" (table or json)`);
   const pids = containerPids(ctx.rt, positionals[0]!);
   if (format === "json") {
-    process.stdout.write(JSON.stringify(pids) + "\n");
+    // runc encodes an empty list as null
+    process.stdout.write(JSON.stringify(pids.length ? pids : null) + "\n");
     return;
   }
   process.stdout.write(psTable(pids, psArgs));
