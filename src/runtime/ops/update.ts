@@ -108,16 +108,18 @@ export function mergeResources(base: LinuxResources | undefined, patch: LinuxRes
 
 /**
  * The resources in force after a request, and what to write for it: the
- * request itself, plus the memory+swap total when only the memory limit
- * changes (cgroup v2 keeps swap separately, so the total would drift) or when
- * the limit is lifted (swap goes with it).
+ * request itself, plus the other half of the memory/memory+swap pair when the
+ * request names only one (cgroup v2 derives swap.max from both; a lifted
+ * memory limit lifts swap with it).
  */
 export function planUpdate(base: LinuxResources | undefined, request: LinuxResources): { merged: LinuxResources; writes: LinuxResources } {
   const { devices: _notUpdatable, ...patch } = request;
   const merged = mergeResources(base, patch);
   const m = patch.memory;
-  const swap = merged.memory?.swap;
-  if (!m || !isSet(m.limit) || isSet(m.swap) || !isSet(swap) || Number(swap) === -1) return { merged, writes: patch };
+  if (!m || isSet(m.limit) === isSet(m.swap)) return { merged, writes: patch };
+  const { limit, swap } = merged.memory!;
+  if (isSet(m.swap)) return { merged, writes: isSet(limit) ? { ...patch, memory: { ...m, limit } } : patch };
+  if (!isSet(swap) || Number(swap) === -1) return { merged, writes: patch };
   if (Number(m.limit) === -1) {
     merged.memory!.swap = -1;
     return { merged, writes: { ...patch, memory: { ...m, swap: -1 } } };

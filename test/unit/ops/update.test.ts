@@ -90,6 +90,11 @@ describe("merge and plan", () => {
     expect(planUpdate({}, { memory: { limit: 100 * M } }).writes).toEqual({ memory: { limit: 100 * M } });
   });
 
+  test("a new memory+swap total is written with the saved limit (v2 needs both)", () => {
+    expect(planUpdate(base, { memory: { swap: 256 * M } }).writes).toEqual({ memory: { swap: 256 * M, limit: 64 * M } });
+    expect(planUpdate({}, { memory: { swap: 256 * M } }).writes).toEqual({ memory: { swap: 256 * M } });
+  });
+
   test("lifting the memory limit lifts swap too, in writes and in the saved state", () => {
     const { merged, writes } = planUpdate(base, { memory: { limit: -1 } });
     expect(writes.memory).toEqual({ limit: -1, swap: -1 });
