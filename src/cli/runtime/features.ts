@@ -4,6 +4,6 @@ import { parse } from "./args.ts";
 import { features as runtimeFeatures } from "../../runtime/ops/features.ts";
 
 export const features: Verb = (_ctx, argv) => {
-  parse("features", argv, {}, { min: 0, max: 0, usage: "" });
+  parse("features", argv, {}, { min: 0, max: 0, usage: "(takes no arguments)" });
   process.stdout.write(JSON.stringify(runtimeFeatures(), null, 4) + "\n");
 };
