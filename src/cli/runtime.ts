@@ -15,6 +15,12 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   delete: async () => (await import("./runtime/simple.ts")).del,
   list: async () => (await import("./runtime/list.ts")).list,
   spec: async () => (await import("./runtime/spec.ts")).spec,
+  ps: async () => (await import("./runtime/ps.ts")).ps,
+  pause: async () => (await import("./runtime/pause.ts")).pause,
+  resume: async () => (await import("./runtime/pause.ts")).resume,
+  update: async () => (await import("./runtime/update.ts")).update,
+  events: async () => (await import("./runtime/events.ts")).events,
+  features: async () => (await import("./runtime/features.ts")).features,
 };
 
 const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] <command> [flags] [args]
@@ -28,6 +34,12 @@ commands:
   kill      send a signal to a container's init (or all its processes with --all)
   delete    delete a stopped container (--force: any container)
   list      list containers (--format table|json, -q)
+  ps        list the processes of a container (--format table|json; ps(1) options after the id)
+  pause     freeze every process of a container
+  resume    thaw a paused container
+  update    change a running container's resource limits (--resources FILE, or --memory, --cpu-quota, ...)
+  events    stream stats and OOM events as JSON lines (--stats: once; --interval 5s)
+  features  print the runtime-spec features document
 `;
 
 function parseGlobal(argv: string[]): { global: GlobalOptions; rest: string[] } {

@@ -28,6 +28,7 @@ import {
   SECCOMP_OPERATORS,
   type LinuxNamespace,
   type LinuxNamespaceType,
+  type LinuxResources,
   type Process,
   type Spec,
 } from "./runtime-spec.ts";
@@ -86,6 +87,19 @@ export function formatProblems(problems: readonly SpecProblem[], source?: string
   if (more > 0) shown.push(`and ${more} more problem${more === 1 ? "" : "s"}`);
   const body = shown.join("; ");
   return source ? `${source}: ${body}` : body;
+}
+
+/**
+ * Validate a `linux.resources` object on its own (what `update --resources`
+ * reads); problems are named from `prefix` (e.g. "memory.limit").
+ */
+export function validateResources(x: unknown, opts: { source?: string; prefix?: string } = {}): LinuxResources {
+  const c = new Ctx();
+  const value = stripNulls(x);
+  if (!isObj(value)) c.err(opts.prefix ?? "", "must be a JSON object");
+  else checkResources(c, value, opts.prefix ?? "");
+  if (c.problems.length > 0) throw invalidArgument(formatProblems(c.problems, opts.source));
+  return value as LinuxResources;
 }
 
 /**

@@ -207,11 +207,11 @@ export class Runtime {
       const rec = this.store.load(id);
       const status = this.status(rec);
       if (status === "stopped") throw failedPrecondition(`container "${id}" is not running`);
-      if (all && rec.cgroup) {
-        const cg = loadCgroupManager(rec.cgroup);
-        for (const pid of cg.processes()) sendSignal(pid, signal);
-        if (signal === 9 && status === "paused") cg.thaw();
-      } else sendSignal(rec.pid, signal);
+      const cg = rec.cgroup ? loadCgroupManager(rec.cgroup) : undefined;
+      if (all && cg) for (const pid of cg.processes()) sendSignal(pid, signal);
+      else sendSignal(rec.pid, signal);
+      // a v1-frozen task acts on SIGKILL only once thawed (runc thaws too)
+      if (signal === 9 && status === "paused") cg?.thaw();
     });
   }
 

@@ -76,6 +76,11 @@ const NS_FLAG: Record<string, number> = {
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/** The namespace types a plan can create or join (what `features` reports). */
+export function knownNamespaces(): string[] {
+  return Object.keys(NS_FLAG).sort();
+}
+
 export function namespaceFlag(type: string): number {
   const f = NS_FLAG[type];
   if (f === undefined) throw invalidArgument(`linux.namespaces: unknown namespace "${type}"`);

@@ -60,6 +60,15 @@ const PROPAGATION: Record<string, number> = {
 /** Options berth accepts but that change nothing in mount(2). */
 const IGNORED = new Set(["defaults", "tmpcopyup"]);
 
+/** Accepted so configs written for runc load, but the copy-up itself is not done: not claimed by `features`. */
+const NOT_DONE = new Set(["tmpcopyup"]);
+
+/** Every option parseMountOptions gives a meaning to (not fs-specific data), sorted: `features` reports these. */
+export function knownMountOptions(): string[] {
+  const all = ["bind", "rbind", ...Object.keys(SET), ...Object.keys(CLEAR), ...Object.keys(PROPAGATION), ...IGNORED];
+  return all.filter((o) => !NOT_DONE.has(o)).sort();
+}
+
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
   let flags = 0;
   const propagation: number[] = [];
