@@ -249,7 +249,7 @@ export class TarReader {
     const p = this.pending;
     const pax = p.pax?.records ?? {};
     const h: TarHeader = {
-      name: pax.path ?? p.longName ?? name,
+      name: pax["GNU.sparse.name"] ?? pax.path ?? p.longName ?? name,
       linkname: pax.linkpath ?? p.longLink ?? cstr(b, 157, 100),
       type: typeOf(flag),
       typeflag: flag,
@@ -390,7 +390,7 @@ export function encodeHeader(h: WriteHeader): Uint8Array {
   const data = concat(recs);
   const paxName = `PaxHeaders/${h.name.replace(/\/$/, "").split("/").pop()!.slice(0, 80)}`;
   const ph = ustarBlock({ name: paxName, type: "file", mode: 0o644 }, paxName, "", "x", data.length);
-  return concat([ph, data, new Uint8Array(padding(data.length))]);
+  return concat([ph, data, new Uint8Array(padding(data.length)), main]);
 }
 
 /** Zero bytes needed after `size` bytes of data to reach a block boundary. */
