@@ -95,7 +95,7 @@ export function importImage(store: ImageStore, tenant: string, tar: AsyncIterabl
  * docker commit: the container's writable layer on top of its image. The
  * caller pauses the container (docker's default) around this.
  */
-export function commitContainer(
+export async function commitContainer(
   store: ImageStore,
   snapshots: OverlaySnapshotter,
   tenant: string,

@@ -139,8 +139,13 @@ export interface Lease {
 export interface ImageStoreOptions {
   db: Database;
   blobs: BlobStore;
-  /** decides "in use by a container"; such images are never deleted (default: never in use) */
-  isInUse?: (imageId: string) => boolean;
+  /**
+   * "Is this image used by a container?" With `tenant`: by one of that
+   * tenant's containers (rmi/prune conflicts are per tenant, so one tenant
+   * learns nothing of another's containers); without: by any container (an
+   * image row is only deleted when none uses it). Default: never in use.
+   */
+  isInUse?: (imageId: string, tenant?: string) => boolean;
   /** lets gc() remove unreferenced snapshots */
   snapshots?: SnapshotGc;
   /** clock, for tests */
@@ -195,7 +200,7 @@ function labelsMatch(labels: Record<string, string>, filters: string[]): boolean
 export class ImageStore {
   readonly db: Database;
   readonly blobs: BlobStore;
-  private readonly isInUse: (imageId: string) => boolean;
+  private readonly isInUse: (imageId: string, tenant?: string) => boolean;
   private readonly snapshots?: SnapshotGc;
   private readonly now: () => Date;
   private readonly leases = new Map<number, Set<string>>();
@@ -369,7 +374,12 @@ export class ImageStore {
     const before = f.before ? Date.parse(this.resolveRow(tenant, f.before).created) : undefined;
     const since = f.since ? Date.parse(this.resolveRow(tenant, f.since).created) : undefined;
     const until = f.until ? timeArg(f.until, "until filter") : undefined;
-    const parents = new Set(this.db.query<{ parent: string }, []>("SELECT DISTINCT parent FROM images WHERE parent IS NOT NULL").all().map((r) => r.parent));
+    const parents = new Set(
+      this.db
+        .query<{ parent: string }, [string]>("SELECT DISTINCT parent FROM images JOIN image_owners o ON o.image_id = images.id WHERE parent IS NOT NULL AND o.owner = ?")
+        .all(tenant)
+        .map((r) => r.parent),
+    );
     const out: ImageRecord[] = [];
     for (const row of rows) {
       const rec = this.toRecord(tenant, row);
@@ -439,7 +449,7 @@ export class ImageStore {
     const items: DeleteItem[] = [];
     const refs = this.refsOf(tenant, row.id);
     const byRef = !this.looksLikeId(tenant, refOrId, row.id);
-    const inUse = this.isInUse(row.id);
+    const inUse = this.isInUse(row.id, tenant);
     this.db.transaction(() => {
       if (byRef) {
         const canon = canonicalRef(refOrId);
@@ -459,12 +469,12 @@ export class ImageStore {
         if (repos.size > 1 && !opts.force)
           throw failedPrecondition(`conflict: unable to delete ${short(row.id)} (must be forced) - image is referenced in multiple repositories`);
         if (inUse && !opts.force) throw failedPrecondition(`conflict: unable to delete ${short(row.id)} (must be forced) - image is being used by a container`);
-        if (this.hasChildren(row.id) && !opts.force)
+        if (this.hasChildren(row.id, tenant))
           throw failedPrecondition(`conflict: unable to delete ${short(row.id)} (cannot be forced) - image has dependent child images`);
         for (const r of refs) this.dropRef(tenant, r, items);
         if (inUse) return;
       }
-      if (this.hasChildren(row.id)) return;
+      if (this.hasChildren(row.id, tenant)) return;
       this.disown(tenant, row.id, items);
     })();
     return items;
@@ -484,7 +494,7 @@ export class ImageStore {
       for (const rec of this.list(tenant, { all: true })) {
         const dangling = rec.repoTags.length === 0 && rec.repoDigests.length === 0;
         if (!opts.all && !dangling) continue;
-        if (this.isInUse(rec.id) || this.hasChildren(rec.id)) continue;
+        if (this.isInUse(rec.id, tenant) || this.hasChildren(rec.id, tenant)) continue;
         if (until !== undefined && !(Date.parse(rec.created) < until)) continue;
         const labels = rec.config.config?.Labels ?? {};
         if (opts.label?.length && !labelsMatch(labels, opts.label)) continue;
@@ -541,6 +551,7 @@ export class ImageStore {
    */
   gc(): GcResult {
     const res: GcResult = { blobs: [], snapshots: [], bytes: 0 };
+    this.sweepImages();
     const keep = this.referencedBlobs();
     let names: string[] = [];
     try {
@@ -678,8 +689,12 @@ export class ImageStore {
       .map((r) => r.ref);
   }
 
-  private hasChildren(id: string): boolean {
-    return !!this.db.query("SELECT 1 FROM images WHERE parent = ? LIMIT 1").get(id);
+  /** Has the image children (images committed on it)? With `tenant`: children that tenant owns. */
+  private hasChildren(id: string, tenant?: string): boolean {
+    if (tenant === undefined) return !!this.db.query("SELECT 1 FROM images WHERE parent = ? LIMIT 1").get(id);
+    return !!this.db
+      .query("SELECT 1 FROM images JOIN image_owners o ON o.image_id = images.id WHERE images.parent = ? AND o.owner = ? LIMIT 1")
+      .get(id, tenant);
   }
 
   private own(tenant: string, id: string) {
@@ -689,6 +704,31 @@ export class ImageStore {
   private dropRef(tenant: string, ref: string, items: DeleteItem[]) {
     this.db.query("DELETE FROM image_refs WHERE owner = ? AND ref = ?").run(tenant, ref);
     items.push({ untagged: ref });
+  }
+
+  /**
+   * Delete image rows nobody owns, references, uses or builds on (left when a
+   * parent outlived its last owner because another tenant's child needed it).
+   */
+  private sweepImages() {
+    for (let progress = true; progress; ) {
+      progress = false;
+      const orphans = this.db
+        .query<{ id: string }, []>(
+          `SELECT id FROM images WHERE NOT EXISTS (SELECT 1 FROM image_owners o WHERE o.image_id = images.id)
+             AND NOT EXISTS (SELECT 1 FROM image_refs r WHERE r.image_id = images.id)
+             AND NOT EXISTS (SELECT 1 FROM images c WHERE c.parent = images.id)`,
+        )
+        .all();
+      for (const { id } of orphans) {
+        if (this.isInUse(id)) continue;
+        this.db.transaction(() => {
+          this.db.query("DELETE FROM image_blobs WHERE image_id = ?").run(id);
+          this.db.query("DELETE FROM images WHERE id = ?").run(id);
+        })();
+        progress = true;
+      }
+    }
   }
 
   /** The tenant gives the image up; the row goes when nobody owns it and nothing uses it. */

@@ -145,6 +145,7 @@ export class LayerToOverlay extends Rewriter {
     }
     const name = cleanName(h.name);
     if (name === undefined) throw invalidArgument(`layer: entry "${h.name}": path climbs out of the layer ("..")`);
+    if (name.split("/")[0]!.startsWith(WHITEOUT_META_PREFIX)) return { out: [], skip: true }; // AUFS metadata (.wh..wh.plnk/...)
     this.checkParents(name, h.name);
     const { dir, base } = splitPath(name);
     if (base.startsWith(WHITEOUT_PREFIX)) {

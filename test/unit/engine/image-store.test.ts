@@ -324,6 +324,61 @@ describe("rmi", () => {
     expect(store.prune("default").deleted).toEqual([{ deleted: img.id }]);
   });
 
+  test("in use is per tenant for conflicts, global for deleting the image", async () => {
+    const users = new Map<string, string>(); // tenant -> image its container uses
+    const t = tempStore({ isInUse: (id, tenant) => [...users.entries()].some(([u, img]) => img === id && (tenant === undefined || u === tenant)) });
+    cleanups.push(t.cleanup);
+    const store = t.store;
+    const img = mk();
+    await reg(store, img, "alice");
+    await reg(store, img, "bob");
+    store.tag("alice", img.id, "a");
+    store.tag("bob", img.id, "b");
+    users.set("alice", img.id);
+    // bob is neither blocked nor told about alice's container
+    expect(store.remove("bob", "b")).toEqual([{ untagged: "docker.io/library/b:latest" }, { deleted: img.id }]);
+    expect(errOf(() => store.remove("alice", "a")).code).toBe("FailedPrecondition");
+    // alice gives it up by force: her container keeps it (dangling, hers)
+    expect(store.remove("alice", img.id, { force: true })).toEqual([{ untagged: "docker.io/library/a:latest" }]);
+    expect(store.list("alice", { dangling: true }).map((i) => i.id)).toEqual([img.id]);
+    expect(store.gc().blobs).toEqual([]);
+    users.delete("alice");
+    expect(store.prune("alice").deleted).toEqual([{ deleted: img.id }]);
+    expect(store.db.query("SELECT COUNT(*) AS n FROM images").get()).toEqual({ n: 0 });
+  });
+
+  test("another tenant's child does not block a tenant; the orphaned parent row goes with the child", async () => {
+    const store = setup();
+    const p = mk({ created: "2024-01-01T00:00:00Z" });
+    await reg(store, p, "alice");
+    await reg(store, p, "bob");
+    const ci = buildImage([base, top, tarOf([file("new", "n")])], { compress: ["gzip", "zstd", "none"], created: "2024-05-01T00:00:00Z" });
+    store.blobs.put(ci.blobs[2]!);
+    const child = await store.register("bob", { config: ci.configBytes, layers: [...p.layers, ci.layers[2]!], parent: p.id });
+    expect(errOf(() => store.remove("bob", p.id)).message).toMatch(/dependent child images/);
+    expect(store.remove("alice", p.id)).toEqual([{ deleted: p.id }]);
+    expect(store.remove("bob", child.id)).toEqual([{ deleted: child.id }]);
+    expect(store.remove("bob", p.id)).toEqual([{ deleted: p.id }]);
+    const g = store.gc();
+    expect(g.blobs).toContain(p.id);
+    expect(store.db.query("SELECT COUNT(*) AS n FROM images").get()).toEqual({ n: 0 });
+  });
+
+  test("orphaned parent rows are swept by gc", async () => {
+    const store = setup();
+    const p = mk({ created: "2024-01-01T00:00:00Z" });
+    await reg(store, p, "alice");
+    const ci = buildImage([base, top, tarOf([file("new", "n")])], { compress: ["gzip", "zstd", "none"], created: "2024-05-01T00:00:00Z" });
+    store.blobs.put(ci.blobs[2]!);
+    await store.register("bob", { config: ci.configBytes, layers: [...p.layers, ci.layers[2]!], parent: p.id });
+    expect(store.remove("alice", p.id)).toEqual([{ deleted: p.id }]); // bob's child keeps the row
+    expect(store.db.query("SELECT COUNT(*) AS n FROM images WHERE id = ?").get(p.id)).toEqual({ n: 1 });
+    expect(store.gc().blobs).toEqual([]);
+    store.remove("bob", ci.id);
+    expect(store.gc().blobs).toContain(p.id);
+    expect(store.db.query("SELECT COUNT(*) AS n FROM images").get()).toEqual({ n: 0 });
+  });
+
   test("a parent image with children is kept (untagged only); removing it by id is refused", async () => {
     const store = setup();
     const p = mk({ created: "2024-01-01T00:00:00Z" });
