@@ -20,7 +20,7 @@ import { mkdirSync, createReadStream, existsSync, readFileSync, statSync, writeF
 import { dirname, join } from "node:path";
 import { BerthError, invalidArgument, notFound } from "../../errors.ts";
 import { sha256, type Descriptor } from "./blobs.ts";
-import { decompressedStream, sniffFile } from "./layers.ts";
+import { decompressedStream, maybeDecompress, sniffFile } from "./layers.ts";
 import { familiarString, formatReference, parseReference } from "./reference.ts";
 import { selectManifest } from "./platform.ts";
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, isIndexType, isManifestType, MediaType, type Index, type Manifest, type Platform } from "./spec.ts";
@@ -295,12 +295,12 @@ function refFromAnnotations(a: Record<string, string> | undefined, name: string 
   return undefined;
 }
 
-/** docker load: a docker-archive or OCI layout tar stream. */
+/** docker load: a docker-archive or OCI layout tar stream (plain, gzip or zstd). */
 export async function loadArchive(store: ImageStore, tenant: string, src: AsyncIterable<Uint8Array>, opts: LoadOptions = {}): Promise<LoadResult> {
   const lease = store.lease();
   try {
     const files = new ArchiveFiles(store, lease);
-    await readTar(files, store, lease, src);
+    await readTar(files, store, lease, maybeDecompress(src));
     return await loadFiles(store, tenant, files, opts);
   } finally {
     lease.release();

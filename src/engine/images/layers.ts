@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, openSync, readSync, closeSync } from "node:fs";
+import { Readable } from "node:stream";
 import { createGunzip, createZstdDecompress } from "node:zlib";
 import { invalidArgument } from "../../errors.ts";
 import type { Compression } from "./spec.ts";
@@ -41,6 +42,43 @@ export async function* decompressedStream(path: string): AsyncGenerator<Uint8Arr
   const z = c === "gzip" ? createGunzip() : createZstdDecompress();
   raw.on("error", (e) => z.destroy(e));
   raw.pipe(z);
+  for await (const chunk of z) yield chunk as Uint8Array;
+}
+
+/** A byte stream, decompressed if it starts with gzip or zstd magic (docker load accepts `docker save | gzip`). */
+export async function* maybeDecompress(src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const it = src[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let n = 0;
+  let done = false;
+  while (n < 4) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    head.push(r.value);
+    n += r.value.length;
+  }
+  async function* all(): AsyncGenerator<Uint8Array> {
+    yield* head;
+    if (done) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  const first = Buffer.concat(head).subarray(0, 4);
+  const c = sniffCompression(first);
+  if (c === "none") {
+    yield* all();
+    return;
+  }
+  const z = c === "gzip" ? createGunzip() : createZstdDecompress();
+  const input = Readable.from(all());
+  input.on("error", (e) => z.destroy(e));
+  input.pipe(z);
   for await (const chunk of z) yield chunk as Uint8Array;
 }
 

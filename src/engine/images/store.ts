@@ -237,7 +237,7 @@ export class ImageStore {
     }
     if (input.manifestDigest) this.checkManifest(input.manifestDigest, configDigest, layers);
     for (const d of input.extraBlobs ?? []) if (!this.blobs.has(d)) throw notFound(`register image: blob ${d} not found`);
-    if (input.parent && !this.row(input.parent)) throw notFound(`register image: parent ${input.parent} not found`);
+    if (input.parent && !this.ownedRow(tenant, input.parent)) throw notFound(`register image: parent ${input.parent} not found`);
     const created = typeof config.created === "string" && !Number.isNaN(Date.parse(config.created)) ? config.created : this.now().toISOString();
     const size = layers.reduce((a, l) => a + l.unpackedSize, 0);
     this.db.transaction(() => {
@@ -306,8 +306,8 @@ export class ImageStore {
     const img = this.resolveRow(tenant, target);
     const canon = canonicalRef(ref);
     const r = parseReference(ref);
-    if (r.digest && img.manifest_digest && r.digest !== img.manifest_digest) {
-      // a digest reference names the manifest (or the index it came from); allow the latter only when kept with the image
+    if (r.digest && r.digest !== img.manifest_digest) {
+      // a digest reference names the image's manifest, or the index it was picked from (kept with the image)
       const kept = this.db.query("SELECT 1 FROM image_blobs WHERE image_id = ? AND digest = ?").get(img.id, r.digest);
       if (!kept) throw invalidArgument(`reference ${canon}: image ${img.id} was not registered with that digest`);
     }
@@ -453,6 +453,8 @@ export class ImageStore {
     this.db.transaction(() => {
       if (byRef) {
         const canon = canonicalRef(refOrId);
+        // (a name@digest found through the image's manifest digest is not a reference that can be removed)
+        if (!refs.includes(canon)) throw notFound(`no such image reference: ${refOrId}: remove the image by id`);
         const remaining = refs.filter((r) => r !== canon);
         if (remaining.length === 0 && inUse && !opts.force)
           throw failedPrecondition(`conflict: unable to remove repository reference "${refOrId}" (must force) - container is using its referenced image ${short(row.id)}`);

@@ -41,6 +41,7 @@ export async function extractTar(dir: string, src: AsyncIterable<Uint8Array>): P
   });
   const stderr = new Response(proc.stderr).text();
   let srcErr: unknown;
+  let killed = false;
   try {
     for await (const chunk of src) {
       proc.stdin.write(chunk);
@@ -48,15 +49,20 @@ export async function extractTar(dir: string, src: AsyncIterable<Uint8Array>): P
     }
   } catch (e) {
     srcErr = e;
-    proc.kill("SIGKILL");
+    // tar gone first (it failed: its message says why) or our source failed (kill tar)
+    if (proc.exitCode === null) {
+      killed = true;
+      proc.kill("SIGKILL");
+    }
   }
   try {
     await proc.stdin.end();
   } catch {}
   const code = await proc.exited;
   const msg = (await stderr).trim();
-  if (srcErr) throw srcErr;
+  if (killed) throw srcErr;
   if (code !== 0) throw internal(`extract layer: tar exited ${code}: ${msg.split("\n").slice(0, 5).join("; ")}`);
+  if (srcErr) throw srcErr;
 }
 
 /**

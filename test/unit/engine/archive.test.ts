@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, readdirSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gzipSync, zstdCompressSync } from "node:zlib";
 import { BerthError } from "../../../src/errors.ts";
 import { importImage, loadArchive, loadDirectory, saveArchive, writeOciLayout } from "../../../src/engine/images/archive.ts";
 import { MediaType } from "../../../src/engine/images/spec.ts";
@@ -72,6 +72,16 @@ describe("load", () => {
     expect(ra.manifestDigest).toBe(a.manifestDigest);
     expect(ra.layers.map((l) => l.mediaType)).toEqual([MediaType.OciLayerGzip, MediaType.OciLayerZstd]);
     expect(s.manifest("default", "a:1").digest).toBe(a.manifestDigest);
+  });
+
+  test("a gzip- or zstd-compressed archive loads too (docker save | gzip)", async () => {
+    const a = buildImage([l1, l2]);
+    const tar = legacyDockerArchive([{ img: a, tags: ["z:1"] }]);
+    for (const packed of [gzipSync(tar), zstdCompressSync(tar)]) {
+      const s = store();
+      const res = await loadArchive(s, "default", streamOf(packed, 3));
+      expect(res.images.map((i) => i.id)).toEqual([a.id]);
+    }
   });
 
   test("OCI layout from a directory", async () => {
