@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, readdirSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, readdirSync, readFileSync, existsSync, writeFileSync, symlinkSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync, zstdCompressSync } from "node:zlib";
@@ -99,6 +99,22 @@ describe("load", () => {
     const res = await loadDirectory(s, "default", d);
     expect(res.refs).toEqual(["docker.io/library/dirimg:v1"]);
     expect(s.resolve("default", "dirimg:v1").manifestDigest).toBe(a.manifestDigest);
+  });
+
+  test("a directory layout cannot read files outside itself through symlinks", async () => {
+    const s = store();
+    const d = mkdtempSync(join(tmpdir(), "berth-oci-"));
+    cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+    writeFileSync(join(d, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    symlinkSync("/etc/passwd", join(d, "index.json"));
+    expect((await rejectOf(loadDirectory(s, "default", d))).message).toMatch(/points outside the layout/);
+    rmSync(join(d, "index.json"));
+    mkdirSync(join(d, "blobs/sha256"), { recursive: true });
+    const digest = "sha256:" + "a".repeat(64);
+    symlinkSync("/etc/passwd", join(d, "blobs/sha256", "a".repeat(64)));
+    writeFileSync(join(d, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest, size: 10 }] }));
+    expect((await rejectOf(loadDirectory(s, "default", d))).message).toMatch(/points outside the layout/);
+    expect(readdirSync(join(s.blobs.root, "sha256"))).toEqual([]);
   });
 
   test("a blob whose content does not match its name is refused; nothing registered", async () => {
