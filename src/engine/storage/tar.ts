@@ -41,9 +41,7 @@ export type TarEvent =
   | { kind: "entry"; header: TarHeader; raw: Uint8Array }
   | { kind: "data"; data: Uint8Array }
   /** the end of one entry's data (after the last data event) */
-  | { kind: "entryEnd" }
-  /** a PAX global header: passed through */
-  | { kind: "global"; raw: Uint8Array };
+  | { kind: "entryEnd" };
 
 function typeOf(flag: string): EntryType {
   switch (flag) {
@@ -176,28 +174,15 @@ export class TarReader {
       const flag = String.fromCharCode(block[156]!);
       const size = num(block, 124, 12);
       if (flag === "L" || flag === "K" || flag === "x" || flag === "g") {
-        if (flag === "g") {
-          // global header: pass through as-is, content skipped by the parser
-          this.meta = { flag, size, parts: [], header: block };
-        } else {
-          this.meta = { flag, size, parts: [], header: block };
-        }
+        // meta entries: collected, then folded into the next entry (a global header 'g' is only passed through)
+        this.meta = { flag, size, parts: [], header: block };
         this.startData(size);
         continue;
       }
       const h = this.parseHeader(block, flag);
-      let raw = block;
-      if (flag === "S" && block[482] !== 0) {
-        // old GNU sparse with extension blocks: they belong to the header
-        const ext: Uint8Array[] = [block];
-        for (;;) {
-          if (this.buffered < BLOCK) throw new Error("truncated sparse header (feed more data)");
-          const e = this.take(BLOCK).slice();
-          ext.push(e);
-          if (e[504] === 0) break;
-        }
-        raw = concat(ext) as Uint8Array<ArrayBuffer>;
-      }
+      // old GNU sparse entries with extension blocks (more than 4 holes): never in image layers (Go's tar writes none)
+      if (flag === "S" && block[482] !== 0) throw new Error(`old GNU sparse file "${h.name}" with extension headers is not supported`);
+      const raw = block;
       const rawAll = concat([...this.pending.raw, raw]);
       this.pending = { raw: [] };
       out.push({ kind: "entry", header: h, raw: rawAll });
@@ -229,11 +214,8 @@ export class TarReader {
     const padded = new Uint8Array(Math.ceil(data.length / BLOCK) * BLOCK);
     padded.set(data);
     const raw = concat([m.header, padded]);
-    if (m.flag === "g") {
-      this.pending.raw.push(raw);
-      return;
-    }
     this.pending.raw.push(raw);
+    if (m.flag === "g") return;
     if (m.flag === "L") this.pending.longName = cstr(data, 0, data.length);
     else if (m.flag === "K") this.pending.longLink = cstr(data, 0, data.length);
     else this.pending.pax = parsePax(data);
@@ -265,13 +247,8 @@ export class TarReader {
       xattrs: p.pax?.xattrs ?? {},
       pax: Object.fromEntries(Object.entries(pax).filter(([k]) => !["path", "linkpath", "size", "uid", "gid", "uname", "gname"].includes(k))),
     };
+    // size is the data that follows in the archive (for sparse files: the stored part)
     if (!Number.isSafeInteger(h.size) || h.size < 0) throw new Error(`bad size for ${h.name}`);
-    if (h.type === "dir" || h.type === "symlink" || h.type === "hardlink" || h.type === "char" || h.type === "block" || h.type === "fifo") {
-      // these carry no data (a hardlink's size is ignored by readers, but a non-zero one is data in the stream)
-    }
-    if (flag === "S" && pax["GNU.sparse.realsize"] === undefined) {
-      // old GNU sparse: 'size' is the stored size; keep it as the data length
-    }
     return h;
   }
 

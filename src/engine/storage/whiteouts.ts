@@ -79,7 +79,6 @@ abstract class Rewriter {
   /** drop the current entry's data */
   private skipping = false;
   private curSize = 0;
-  private curType: TarHeader["type"] = "file";
   /** sum of the sizes of regular files written */
   unpackedSize = 0;
 
@@ -96,7 +95,6 @@ abstract class Rewriter {
         const r = this.entry(ev.header, ev.raw);
         this.skipping = r.skip;
         this.curSize = ev.header.size;
-        this.curType = ev.header.type;
         if (!r.skip && ev.header.type === "file") this.unpackedSize += ev.header.size;
         out.push(...r.out);
       } else if (ev.kind === "data") {
@@ -108,7 +106,6 @@ abstract class Rewriter {
           out.push(...this.after());
         }
         this.skipping = false;
-        void this.curType;
       }
     }
     return out;
