@@ -23,7 +23,7 @@ import type { Database } from "bun:sqlite";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { BerthError, failedPrecondition, invalidArgument, notFound } from "../../errors.ts";
-import { BlobStore, sha256, type Descriptor } from "./blobs.ts";
+import { BlobStore, type Descriptor } from "./blobs.ts";
 import { chainIDs, inspectLayer } from "./layers.ts";
 import { idPrefix, isFullId, isTagReference, matchesReferencePattern, parseReference, formatReference } from "./reference.ts";
 import { isManifestType, layerCompression, MediaType, type ImageConfig, type Manifest } from "./spec.ts";
@@ -773,8 +773,3 @@ export function short(id: string): string {
   return id.replace(/^sha256:/, "").slice(0, 12);
 }
 
-/** sha256 of a JSON value's bytes as written (for configs built here). */
-export function digestOfJSON(v: unknown): { bytes: Uint8Array; digest: string } {
-  const bytes = new TextEncoder().encode(JSON.stringify(v));
-  return { bytes, digest: sha256(bytes) };
-}
