@@ -17,7 +17,10 @@ export interface RegistryOptions {
   credentials?: Credentials;
   /** PEM file with CA certificates trusted for this registry, besides the system ones */
   caFile?: string;
-  /** allow plain http and unverified https (docker's insecure-registries); loopback registries always are */
+  /**
+   * allow plain http and unverified https (docker's insecure-registries);
+   * default: only for loopback registries (localhost, 127.0.0.0/8, ::1), as docker
+   */
   insecure?: boolean;
   userAgent?: string;
 }
@@ -47,7 +50,7 @@ export class RegistryClient {
 
   constructor(domain: string, readonly options: RegistryOptions = {}) {
     this.domain = domain;
-    this.insecure = options.insecure === true || isLoopbackDomain(domain);
+    this.insecure = options.insecure ?? isLoopbackDomain(domain);
     this.userAgent = options.userAgent ?? `berth/${VERSION}`;
     if (options.caFile) {
       let pem: string;
