@@ -40,6 +40,51 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX image_refs_image ON image_refs(image_id);
     `,
   },
+  {
+    name: "0002-image-store",
+    sql: `
+      ALTER TABLE images ADD COLUMN parent TEXT;  -- image this one was committed on, if any
+      CREATE INDEX images_parent ON images(parent);
+      -- which tenants hold an image (with or without references: dangling images stay visible to their owners)
+      CREATE TABLE image_owners (
+        owner TEXT NOT NULL,
+        image_id TEXT NOT NULL REFERENCES images(id),
+        added TEXT NOT NULL,
+        PRIMARY KEY (owner, image_id)
+      );
+      CREATE INDEX image_owners_image ON image_owners(image_id);
+      -- blobs kept alive with an image besides config and layers (manifest, index)
+      CREATE TABLE image_blobs (
+        image_id TEXT NOT NULL REFERENCES images(id),
+        digest TEXT NOT NULL,
+        PRIMARY KEY (image_id, digest)
+      );
+      -- verified facts about layer blobs (computed once per blob)
+      CREATE TABLE layers (
+        digest TEXT PRIMARY KEY,        -- blob digest
+        diff_id TEXT NOT NULL,          -- sha256 of the uncompressed tar
+        compression TEXT NOT NULL,      -- none | gzip | zstd (from the bytes)
+        unpacked_size INTEGER NOT NULL  -- sum of file sizes
+      );
+      -- unpacked layers (overlay snapshotter), one per chainID
+      CREATE TABLE snapshots (
+        chain_id TEXT PRIMARY KEY,
+        parent TEXT,                    -- chainID below, NULL for a bottom layer
+        diff_id TEXT NOT NULL,
+        dir TEXT NOT NULL UNIQUE,       -- <root>/overlay/<dir>
+        link TEXT NOT NULL UNIQUE,      -- short name in <root>/overlay/l/
+        size INTEGER NOT NULL,
+        created TEXT NOT NULL
+      );
+      -- containers' writable layers
+      CREATE TABLE rw_layers (
+        container_id TEXT PRIMARY KEY,
+        chain_id TEXT,                  -- top snapshot of the image, NULL for an image without layers
+        dir TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export function openDb(path: string, migrations: Migration[] = MIGRATIONS): Database {
