@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zlib from "node:zlib";
 import { BlobStore, sha256, type Descriptor } from "../../src/engine/images/blobs.ts";
-import { MediaType } from "../../src/engine/registry/manifest.ts";
+import { MediaType } from "../../src/engine/images/spec.ts";
 
 export const REGISTRY_BIN = "/usr/bin/docker-registry";
 export const haveRegistry = existsSync(REGISTRY_BIN);

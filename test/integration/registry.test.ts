@@ -9,8 +9,10 @@ import { join } from "node:path";
 import * as zlib from "node:zlib";
 import { BerthError } from "../../src/errors.ts";
 import { BlobStore, sha256 } from "../../src/engine/images/blobs.ts";
+import { ImageStore } from "../../src/engine/images/store.ts";
+import { openDb, DEFAULT_TENANT } from "../../src/engine/db.ts";
 import { BlobSources, pull, push, RegistryClient, type ProgressEvent } from "../../src/engine/registry/index.ts";
-import { MediaType } from "../../src/engine/registry/manifest.ts";
+import { MediaType } from "../../src/engine/images/spec.ts";
 import {
   buildImage,
   buildIndex,
@@ -40,6 +42,10 @@ function freshStore(): BlobStore {
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+function imageStore(blobs: BlobStore): ImageStore {
+  return new ImageStore({ db: openDb(":memory:"), blobs });
+}
 
 function storedBlobs(store: BlobStore): string[] {
   return readdirSync(join(store.root, "sha256")).map((h) => `sha256:${h}`).sort();
@@ -85,8 +91,12 @@ describe.skipIf(skip)("plain http registry", () => {
   });
 
   test("push then pull into a fresh store: same manifest, config and layers", async () => {
+    // the image as the engine has it: registered (diffIDs verified) and tagged in an ImageStore
+    const srcImages = imageStore(src);
+    const registered = await srcImages.register(DEFAULT_TENANT, { config: img.config.digest, layers: img.layers.map((l) => l.desc), manifestDigest: img.manifestDigest });
+    srcImages.setReference(DEFAULT_TENANT, `${reg.host}/test/app:v1`, registered.id);
     const pushEvents: ProgressEvent[] = [];
-    const pushed = await push(`${reg.host}/test/app:v1`, { store: src, manifestDigest: img.manifestDigest, onProgress: (e) => pushEvents.push(e) });
+    const pushed = await push(`${reg.host}/test/app:v1`, { store: src, images: srcImages, onProgress: (e) => pushEvents.push(e) });
     expect(pushed.digest).toBe(img.manifestDigest);
     expect(pushed.uploaded.sort()).toEqual(blobsOf(img).sort());
     for (const l of img.layers) {
@@ -99,8 +109,9 @@ describe.skipIf(skip)("plain http registry", () => {
     expect(pushEvents.at(-1)!.status).toBe(`v1: digest: ${img.manifestDigest} size: ${img.manifestBytes.length}`);
 
     const dst = freshStore();
+    const dstImages = imageStore(dst);
     const events: ProgressEvent[] = [];
-    const res = await pull(`${reg.host}/test/app:v1`, { store: dst, onProgress: (e) => events.push(e) });
+    const res = await pull(`${reg.host}/test/app:v1`, { store: dst, images: dstImages, onProgress: (e) => events.push(e) });
     expect(res.manifestDigest).toBe(img.manifestDigest);
     expect(res.digest).toBe(img.manifestDigest);
     expect(res.mediaType).toBe(MediaType.DockerManifest);
@@ -108,6 +119,14 @@ describe.skipIf(skip)("plain http registry", () => {
     expect(res.downloaded.sort()).toEqual(img.layers.map((l) => l.desc.digest).sort());
     expectSameBlobs(src, dst, [img.manifestDigest, ...blobsOf(img)]);
     expect(new TextDecoder().decode(dst.read(img.manifestDigest))).toBe(new TextDecoder().decode(img.manifestBytes));
+    // registered with the ImageStore: same image id, the tag and the repo digest
+    const got = dstImages.resolve(DEFAULT_TENANT, `${reg.host}/test/app:v1`);
+    expect(res.imageId).toBe(img.config.digest);
+    expect(got.id).toBe(img.config.digest);
+    expect(got.manifestDigest).toBe(img.manifestDigest);
+    expect(got.layers.map((l) => l.diffID)).toEqual(img.layers.map((l) => l.diffID));
+    expect(got.repoTags).toEqual([`${reg.host}/test/app:v1`]);
+    expect(got.repoDigests).toEqual([`${reg.host}/test/app@${img.manifestDigest}`]);
     // progress as docker's JSON stream has it
     expect(events[0]).toEqual({ id: "v1", status: "Pulling from test/app".replace("test/app", `${reg.host}/test/app`) });
     for (const l of img.layers) {
@@ -122,7 +141,7 @@ describe.skipIf(skip)("plain http registry", () => {
 
     // again into the same store: nothing downloaded
     const again: ProgressEvent[] = [];
-    const res2 = await pull(`${reg.host}/test/app:v1`, { store: dst, onProgress: (e) => again.push(e) });
+    const res2 = await pull(`${reg.host}/test/app:v1`, { store: dst, images: dstImages, onProgress: (e) => again.push(e) });
     expect(res2.downloaded).toEqual([]);
     expect(res2.existed.sort()).toEqual(img.layers.map((l) => l.desc.digest).sort());
     expect(again.filter((e) => e.status === "Already exists").length).toBe(2);
@@ -174,7 +193,10 @@ describe.skipIf(skip)("plain http registry", () => {
     const image = buildImage(src, layers);
     await push(`${reg.host}/test/mixed:1`, { store: src, manifestDigest: image.manifestDigest });
     const dst = freshStore();
-    const res = await pull(`${reg.host}/test/mixed:1`, { store: dst });
+    const images = imageStore(dst);
+    const res = await pull(`${reg.host}/test/mixed:1`, { store: dst, images });
+    // the ImageStore decompressed each layer and checked it against the config's diff_ids
+    expect(images.resolve(DEFAULT_TENANT, `${reg.host}/test/mixed:1`).layers.map((l) => l.diffID)).toEqual(layers.map((l) => l.diffID));
     expect(res.manifest.layers.map((l) => l.mediaType)).toEqual([MediaType.OciLayerGzip, MediaType.OciLayerZstd, MediaType.OciLayer]);
     expectSameBlobs(src, dst, blobsOf(image));
     // what came back decompresses to the tars the config's diff_ids name
@@ -192,7 +214,12 @@ describe.skipIf(skip)("plain http registry", () => {
     expect(res.mediaType).toBe(MediaType.OciIndex);
 
     const dst = freshStore();
-    const a = await pull(`${reg.host}/test/multi:1`, { store: dst, platform: "linux/arm64" });
+    const images = imageStore(dst);
+    const a = await pull(`${reg.host}/test/multi:1`, { store: dst, images, platform: "linux/arm64" });
+    // the repo digest is the index's, as docker records it
+    const rec = images.resolve(DEFAULT_TENANT, `${reg.host}/test/multi:1`);
+    expect(rec.id).toBe(arm64.config.digest);
+    expect(rec.repoDigests).toEqual([`${reg.host}/test/multi@${index.digest}`]);
     expect(a.indexDigest).toBe(index.digest);
     expect(a.digest).toBe(index.digest);
     expect(a.manifestDigest).toBe(arm64.manifestDigest);
@@ -315,7 +342,8 @@ describe.skipIf(skip || !haveOpenssl)("TLS + htpasswd registry", () => {
 
   test("bad credentials: PermissionDenied with the registry's message, nothing stored", async () => {
     const dst = freshStore();
-    const e = await rejection(pull(`${reg.host}/secure/app:1`, { store: dst, registry: { caFile, insecure: false, credentials: { username: "berth", password: "wrong" } } }));
+    const images = imageStore(dst);
+    const e = await rejection(pull(`${reg.host}/secure/app:1`, { store: dst, images, registry: { caFile, insecure: false, credentials: { username: "berth", password: "wrong" } } }));
     expect(e.code).toBe("PermissionDenied");
     expect(e.message).toContain("unauthorized: authentication required");
     expect(storedBlobs(dst)).toEqual([]);
@@ -325,6 +353,7 @@ describe.skipIf(skip || !haveOpenssl)("TLS + htpasswd registry", () => {
     const p = await rejection(push(`${reg.host}/secure/other:1`, { store: src, manifestDigest: img.manifestDigest, registry: { caFile, insecure: false, credentials: { username: "x", password: "y" } } }));
     expect(p.code).toBe("PermissionDenied");
     expect(storedBlobs(dst)).toEqual([]);
+    expect(images.list(DEFAULT_TENANT)).toEqual([]);
   });
 
   test("a loopback registry is insecure-allowed by default (unverified TLS), as in docker", async () => {

@@ -1,9 +1,9 @@
 /** The registry client's public surface (OCI distribution spec). */
-export { parseReference, parseReferenceLoose, formatReference, familiarReference, familiarName, isLoopbackDomain, type Reference } from "./reference.ts";
+export { familiarReference, isLoopbackDomain } from "./reference.ts";
 export { parsePlatform, formatPlatform, hostPlatform, normalizePlatform, selectManifest, type Platform } from "./platform.ts";
 export { credentialsFromRegistryAuth, parseChallenges, type Credentials } from "./auth.ts";
 export { RegistryClient, type RegistryOptions } from "./client.ts";
-export { MediaType, parseManifest, layerCompression, type ImageManifest, type ImageIndex } from "./manifest.ts";
+export { parseManifest, type ParsedManifest } from "./manifest.ts";
 export { pull, fetchManifest, type PullOptions, type PullResult, type ImageRegistrar } from "./pull.ts";
 export { push, type PushOptions, type PushResult, type ManifestSource } from "./push.ts";
 export { BlobSources } from "./sources.ts";

@@ -1,26 +1,15 @@
 /**
- * Manifest media types and validation of what a registry returns: OCI index and
+ * Validation of the manifests a registry returns: OCI index and
  * docker manifest list, OCI image manifest and docker schema2 manifest. Docker
  * schema1 is refused with a clear error. Every descriptor is checked (sha256
  * digest, safe integer size) before anything is fetched through it.
  */
 import { invalidArgument, failedPrecondition } from "../../errors.ts";
 import type { Descriptor } from "../images/blobs.ts";
+import { isIndexType, isManifestType, layerCompression, MediaType, type Index, type Manifest } from "../images/spec.ts";
 
-export const MediaType = {
-  OciIndex: "application/vnd.oci.image.index.v1+json",
-  OciManifest: "application/vnd.oci.image.manifest.v1+json",
-  OciConfig: "application/vnd.oci.image.config.v1+json",
-  OciLayer: "application/vnd.oci.image.layer.v1.tar",
-  OciLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
-  OciLayerZstd: "application/vnd.oci.image.layer.v1.tar+zstd",
-  DockerManifestList: "application/vnd.docker.distribution.manifest.list.v2+json",
-  DockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
-  DockerConfig: "application/vnd.docker.container.image.v1+json",
-  DockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-  DockerSchema1: "application/vnd.docker.distribution.manifest.v1+json",
-  DockerSchema1Signed: "application/vnd.docker.distribution.manifest.v1+prettyjws",
-} as const;
+/** Docker image manifest schema 1: refused. */
+const SCHEMA1_TYPES = new Set(["application/vnd.docker.distribution.manifest.v1+json", "application/vnd.docker.distribution.manifest.v1+prettyjws"]);
 
 /** Accept header for manifest requests: the four types berth can use. */
 export const MANIFEST_ACCEPT = [MediaType.OciIndex, MediaType.DockerManifestList, MediaType.OciManifest, MediaType.DockerManifest].join(", ");
@@ -28,43 +17,9 @@ export const MANIFEST_ACCEPT = [MediaType.OciIndex, MediaType.DockerManifestList
 /** Manifests larger than this are refused (distribution's own limit is 4 MiB). */
 export const MANIFEST_MAX_BYTES = 4 << 20;
 
-export type Compression = "none" | "gzip" | "zstd";
-
-const LAYER_TYPES: Record<string, Compression> = {
-  [MediaType.OciLayer]: "none",
-  [MediaType.OciLayerGzip]: "gzip",
-  [MediaType.OciLayerZstd]: "zstd",
-  [MediaType.DockerLayerGzip]: "gzip",
-  // docker writes this for uncompressed layers in some tools (e.g. buildah)
-  "application/vnd.docker.image.rootfs.diff.tar": "none",
-};
-
-/** The compression of a layer media type, or an InvalidArgument for anything else. */
-export function layerCompression(mediaType: string): Compression {
-  const c = LAYER_TYPES[mediaType];
-  if (!c) throw invalidArgument(`layer media type "${mediaType}" is not supported`);
-  return c;
-}
-
-export interface ImageManifest {
-  schemaVersion: 2;
-  mediaType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
-  annotations?: Record<string, string>;
-  subject?: Descriptor;
-}
-
-export interface ImageIndex {
-  schemaVersion: 2;
-  mediaType?: string;
-  manifests: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
 export type ParsedManifest =
-  | { kind: "index"; mediaType: string; index: ImageIndex }
-  | { kind: "manifest"; mediaType: string; manifest: ImageManifest };
+  | { kind: "index"; mediaType: string; index: Index }
+  | { kind: "manifest"; mediaType: string; manifest: Manifest };
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
@@ -90,7 +45,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
   }
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw invalidArgument("manifest is not a JSON object");
   const header = contentType?.split(";")[0]?.trim() || undefined;
-  if (doc.schemaVersion === 1 || header === MediaType.DockerSchema1 || header === MediaType.DockerSchema1Signed) {
+  if (doc.schemaVersion === 1 || (header !== undefined && SCHEMA1_TYPES.has(header))) {
     throw failedPrecondition(
       "manifest is docker image manifest schema 1, which is deprecated and not supported: the image must be pushed again with a current client",
     );
@@ -103,17 +58,17 @@ export function parseManifest(bytes: Uint8Array, contentType?: string | null): P
   }
   const mediaType = body ?? (header && !generic.has(header) ? header : Array.isArray(doc.manifests) ? MediaType.OciIndex : MediaType.OciManifest);
 
-  if (mediaType === MediaType.OciIndex || mediaType === MediaType.DockerManifestList) {
+  if (isIndexType(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw invalidArgument("index: manifests missing");
     doc.manifests.forEach((m: unknown, i: number) => validateDescriptor(m, `index: manifests[${i}]`));
-    return { kind: "index", mediaType, index: doc as ImageIndex };
+    return { kind: "index", mediaType, index: doc as Index };
   }
-  if (mediaType === MediaType.OciManifest || mediaType === MediaType.DockerManifest) {
+  if (isManifestType(mediaType)) {
     validateDescriptor(doc.config, "manifest: config");
     if (!Array.isArray(doc.layers)) throw invalidArgument("manifest: layers missing");
     doc.layers.forEach((l: unknown, i: number) => validateDescriptor(l, `manifest: layers[${i}]`));
     if (doc.subject !== undefined) validateDescriptor(doc.subject, "manifest: subject");
-    return { kind: "manifest", mediaType, manifest: doc as ImageManifest };
+    return { kind: "manifest", mediaType, manifest: doc as Manifest };
   }
   throw invalidArgument(`manifest media type "${mediaType}" is not supported`);
 }
@@ -127,13 +82,9 @@ export interface ImageConfigLite {
 }
 
 /** Check a pulled image manifest against its config: runnable layers and one diff_id per layer. */
-export function checkImage(manifest: ImageManifest, config: ImageConfigLite) {
+export function checkImage(manifest: Manifest, config: ImageConfigLite) {
   for (const [i, l] of manifest.layers.entries()) {
-    try {
-      layerCompression(l.mediaType);
-    } catch (e) {
-      throw invalidArgument(`manifest: layers[${i}]: ${(e as Error).message}`);
-    }
+    if (layerCompression(l.mediaType) === undefined) throw invalidArgument(`manifest: layers[${i}]: media type "${l.mediaType}" is not a layer type`);
   }
   const diffIds = config.rootfs?.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.some((d) => typeof d !== "string" || !DIGEST.test(d))) {

@@ -6,12 +6,9 @@
  */
 import { invalidArgument, notFound } from "../../errors.ts";
 import type { Descriptor } from "../images/blobs.ts";
+import type { Platform } from "../images/spec.ts";
 
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+export type { Platform };
 
 const ARCH_ALIASES: Record<string, [string, string?]> = {
   x86_64: ["amd64"],

@@ -6,25 +6,23 @@
  */
 import { BerthError, invalidArgument } from "../../errors.ts";
 import { DEFAULT_TENANT } from "../db.ts";
-import type { BlobStore, Descriptor } from "../images/blobs.ts";
-import { sha256 } from "../images/blobs.ts";
+import { sha256, type BlobStore } from "../images/blobs.ts";
+import { familiarName, formatReference, parseReference, type Reference } from "../images/reference.ts";
+import type { Manifest } from "../images/spec.ts";
+import type { ImageStore } from "../images/store.ts";
 import { repositoryScope } from "./auth.ts";
 import { RegistryClient, type RegistryOptions } from "./client.ts";
 import { readLimited, responseError } from "./errors.ts";
 import { fetchBlob } from "./ingest.ts";
 import { Limiter } from "./limit.ts";
-import { checkImage, MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, parseManifest, type ImageConfigLite, type ImageManifest, type ParsedManifest } from "./manifest.ts";
+import { checkImage, MANIFEST_ACCEPT, MANIFEST_MAX_BYTES, parseManifest, type ImageConfigLite, type ParsedManifest } from "./manifest.ts";
 import { formatPlatform, hostPlatform, normalizePlatform, parsePlatform, platformRank, selectManifest, type Platform } from "./platform.ts";
 import { emitter, shortId, type ProgressFn } from "./progress.ts";
-import { familiarName, familiarReference, formatReference, manifestSelector, parseReference, type Reference } from "./reference.ts";
+import { familiarReference, manifestSelector } from "./reference.ts";
 import type { BlobSources } from "./sources.ts";
 
-/** What pull needs of the ImageStore (src/engine/images/store.ts). */
-export interface ImageRegistrar {
-  register(tenant: string, input: { config: string; layers: Descriptor[]; manifestDigest?: string; extraBlobs?: string[] }): Promise<{ id: string }>;
-  setReference(tenant: string, ref: string, target: string): string;
-  lease(): { add(digest: string): void; release(): void };
-}
+/** What pull needs of the ImageStore. */
+export type ImageRegistrar = Pick<ImageStore, "register" | "setReference" | "lease">;
 
 export interface PullOptions {
   store: BlobStore;
@@ -53,7 +51,7 @@ export interface PullResult {
   digest: string;
   /** the image manifest used */
   manifestDigest: string;
-  manifest: ImageManifest;
+  manifest: Manifest;
   mediaType: string;
   /** set when the reference resolved to an index */
   indexDigest?: string;
@@ -130,7 +128,7 @@ async function pullRef(ref: Reference, opts: PullOptions): Promise<PullResult> {
   const path = ref.path;
   const lease = opts.images?.lease();
   try {
-    emit({ id: ref.tag ?? ref.digest, status: `Pulling from ${familiarName(ref)}` });
+    emit({ id: ref.tag ?? ref.digest, status: `Pulling from ${familiarName(ref.name)}` });
     const top = await fetchManifest(client, path, manifestSelector(ref), opts.signal);
     store.put(top.bytes, top.digest);
     lease?.add(top.digest);
@@ -227,8 +225,8 @@ async function pullRef(ref: Reference, opts: PullOptions): Promise<PullResult> {
         extraBlobs: indexDigest ? [indexDigest] : [],
       });
       result.imageId = img.id;
-      if (ref.tag) opts.images.setReference(tenant, `${ref.domain}/${path}:${ref.tag}`, img.id);
-      opts.images.setReference(tenant, `${ref.domain}/${path}@${top.digest}`, img.id);
+      if (ref.tag) opts.images.setReference(tenant, `${ref.name}:${ref.tag}`, img.id);
+      opts.images.setReference(tenant, `${ref.name}@${top.digest}`, img.id);
     }
     for (const d of [...result.downloaded, ...result.joined]) emit({ id: shortId(d), status: "Pull complete" });
     emit({ status: `Digest: ${top.digest}` });

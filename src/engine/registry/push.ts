@@ -9,19 +9,19 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { BerthError, invalidArgument, notFound } from "../../errors.ts";
 import { DEFAULT_TENANT } from "../db.ts";
 import type { BlobStore, Descriptor } from "../images/blobs.ts";
+import { formatReference, parseReference, type Reference } from "../images/reference.ts";
+import type { Manifest } from "../images/spec.ts";
+import type { ImageStore } from "../images/store.ts";
 import { repositoryScope } from "./auth.ts";
 import { RegistryClient, type RegistryOptions } from "./client.ts";
 import { responseError, unavailable } from "./errors.ts";
 import { Limiter } from "./limit.ts";
-import { parseManifest, type ImageManifest, type ParsedManifest } from "./manifest.ts";
+import { parseManifest, type ParsedManifest } from "./manifest.ts";
 import { byteReporter, emitter, shortId, type ProgressFn } from "./progress.ts";
-import { formatReference, parseReference, type Reference } from "./reference.ts";
 import type { BlobSources } from "./sources.ts";
 
-/** What push needs of the ImageStore (src/engine/images/store.ts). */
-export interface ManifestSource {
-  manifest(tenant: string, refOrId: string): { digest: string };
-}
+/** What push needs of the ImageStore. */
+export type ManifestSource = Pick<ImageStore, "manifest">;
 
 export interface PushOptions {
   store: BlobStore;
@@ -89,7 +89,7 @@ async function pushRef(ref: Reference, opts: PushOptions): Promise<PushResult> {
   let topDigest = opts.manifestDigest;
   if (!topDigest) {
     if (!opts.images) throw invalidArgument("push needs manifestDigest or an image store");
-    topDigest = opts.images.manifest(tenant, ref.digest ? `${ref.domain}/${ref.path}@${ref.digest}` : formatReference(ref)).digest;
+    topDigest = opts.images.manifest(tenant, formatReference(ref)).digest;
   }
   if (ref.digest && ref.digest !== topDigest) throw invalidArgument(`reference digest ${ref.digest} is not the manifest's (${topDigest})`);
   const top = readManifest(store, topDigest);
@@ -209,7 +209,7 @@ async function pushRef(ref: Reference, opts: PushOptions): Promise<PushResult> {
     return p;
   };
 
-  const pushBlobsOf = async (m: ImageManifest) => {
+  const pushBlobsOf = async (m: Manifest) => {
     const jobs = [upload(m.config, undefined), ...m.layers.map((l) => upload(l, shortId(l.digest)))];
     const settled = await Promise.allSettled(jobs);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
@@ -234,7 +234,7 @@ async function pushRef(ref: Reference, opts: PushOptions): Promise<PushResult> {
     for (const { d, m } of children) {
       if (m.parsed.kind !== "manifest") throw invalidArgument(`index ${topDigest}: entry ${d.digest} is an index (nested indexes are not supported)`);
     }
-    const settled = await Promise.allSettled(children.map(({ m }) => pushBlobsOf((m.parsed as { manifest: ImageManifest }).manifest)));
+    const settled = await Promise.allSettled(children.map(({ m }) => pushBlobsOf((m.parsed as { manifest: Manifest }).manifest)));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed) throw failed.reason;
     for (const { d, m } of children) await putManifest(d.digest, m.bytes, m.parsed.mediaType, d.digest);
