@@ -71,7 +71,10 @@ export function parseChallenges(header: string | null): Challenge[] {
         }
         i++;
       } else {
-        value = token();
+        // unquoted: a token, leniently anything up to "," or white space (some servers send bare URLs)
+        const m = /^[^,\s]*/.exec(s.slice(i))!;
+        value = m[0];
+        i += value.length;
       }
       ch.params[key.toLowerCase()] = value;
       skipWs();
