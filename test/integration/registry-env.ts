@@ -207,8 +207,13 @@ export interface Proxy {
   requests: ProxyRequest[];
   /** cut the next GET of this blob after `bytes` bytes of body */
   cutOnce(digest: string, bytes: number): void;
-  /** hold GETs of blobs until release() (to make two pulls overlap) */
-  hold(): { release: () => void };
+  /** hold GETs of blobs (those `which` accepts) until release() */
+  hold(which?: (digest: string) => boolean): { release: () => void };
+  /** blob GETs waiting at the hold / being answered now / most answered at once */
+  readonly held: number;
+  readonly active: number;
+  readonly maxActive: number;
+  readonly maxHeld: number;
   blobGets(digest: string): ProxyRequest[];
   stop: () => void;
 }
@@ -218,6 +223,11 @@ export function startProxy(upstream: string): Proxy {
   const requests: ProxyRequest[] = [];
   const cuts = new Map<string, number>();
   let gate: Promise<void> | undefined;
+  let gateFilter: (d: string) => boolean = () => true;
+  let held = 0;
+  let active = 0;
+  let maxActive = 0;
+  let maxHeld = 0;
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -229,7 +239,24 @@ export function startProxy(upstream: string): Proxy {
       if (range) entry.range = range;
       requests.push(entry);
       const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(url.pathname)?.[1];
-      if (blob && req.method === "GET" && gate) await gate;
+      if (blob && req.method === "GET" && gate && gateFilter(blob)) {
+        held++;
+        maxHeld = Math.max(maxHeld, held);
+        await gate;
+        held--;
+      }
+      if (blob && req.method === "GET") {
+        active++;
+        maxActive = Math.max(maxActive, active);
+      }
+      try {
+        return await forward(req, url, blob);
+      } finally {
+        if (blob && req.method === "GET") active--;
+      }
+    },
+  });
+  async function forward(req: Request, url: URL, blob: string | undefined): Promise<Response> {
       const headers = new Headers(req.headers);
       headers.set("x-forwarded-host", url.host);
       headers.set("x-forwarded-proto", "http");
@@ -264,13 +291,25 @@ export function startProxy(upstream: string): Proxy {
         },
       });
       return new Response(body, { status: up.status, headers: outHeaders });
-    },
-  });
+  }
   return {
     host: `127.0.0.1:${server.port}`,
     requests,
     cutOnce: (d, n) => void cuts.set(d, n),
-    hold: () => {
+    get held() {
+      return held;
+    },
+    get active() {
+      return active;
+    },
+    get maxActive() {
+      return maxActive;
+    },
+    get maxHeld() {
+      return maxHeld;
+    },
+    hold: (which = () => true) => {
+      gateFilter = which;
       let release!: () => void;
       gate = new Promise<void>((r) => (release = r));
       return {

@@ -277,16 +277,38 @@ describe.skipIf(skip)("plain http registry", () => {
       }
     });
 
+    test("layers are fetched in parallel, at most `concurrency` at once", async () => {
+      const proxy = startProxy(reg.host);
+      try {
+        const layers = [1, 2, 3, 4, 5].map((n) => buildLayer(src, { [`l${n}`]: randomBytes(20_000) }, "gzip"));
+        const image = buildImage(src, layers);
+        await push(`${reg.host}/test/parallel:1`, { store: src, manifestDigest: image.manifestDigest });
+        const layerSet = new Set(layers.map((l) => l.desc.digest));
+        const gate = proxy.hold((d) => layerSet.has(d));
+        const events: ProgressEvent[] = [];
+        const p = pull(`${proxy.host}/test/parallel:1`, { store: freshStore(), concurrency: 2, onProgress: (e) => events.push(e) });
+        while (proxy.held < 2) await Bun.sleep(5); // two layer requests out at once
+        expect(events.filter((e) => e.status === "Waiting").length).toBe(3); // the other three queued
+        gate.release();
+        const res = await p;
+        expect(res.downloaded.length).toBe(5);
+        expect(proxy.maxHeld).toBe(2);
+      } finally {
+        proxy.stop();
+      }
+    });
+
     test("two concurrent pulls of one image fetch each layer once", async () => {
       const proxy = startProxy(reg.host);
       try {
         const image = buildImage(src, [buildLayer(src, { one: randomBytes(100_000) }, "gzip"), buildLayer(src, { two: randomBytes(100_000) }, "gzip")]);
         await push(`${reg.host}/test/dedup:1`, { store: src, manifestDigest: image.manifestDigest });
         const dst = freshStore();
+        const images = imageStore(dst);
         const gate = proxy.hold(); // both pulls reach the blobs before any blob is served
         const events: ProgressEvent[][] = [[], []];
-        const p1 = pull(`${proxy.host}/test/dedup:1`, { store: dst, onProgress: (e) => events[0]!.push(e) });
-        const p2 = pull(`${proxy.host}/test/dedup:1`, { store: dst, onProgress: (e) => events[1]!.push(e) });
+        const p1 = pull(`${proxy.host}/test/dedup:1`, { store: dst, images, onProgress: (e) => events[0]!.push(e) });
+        const p2 = pull(`${proxy.host}/test/dedup:1`, { store: dst, images, onProgress: (e) => events[1]!.push(e) });
         while (proxy.requests.filter((r) => r.path.includes("/manifests/")).length < 2 || proxy.blobGets(image.config.digest).length < 1) await Bun.sleep(5);
         gate.release();
         const [r1, r2] = await Promise.all([p1, p2]);
@@ -295,6 +317,9 @@ describe.skipIf(skip)("plain http registry", () => {
         expect([...r1.downloaded, ...r2.downloaded].sort()).toEqual(layerDigests);
         expect([...r1.joined, ...r2.joined, ...r1.existed, ...r2.existed].sort()).toEqual(layerDigests);
         expectSameBlobs(src, dst, blobsOf(image));
+        expect(r1.imageId).toBe(image.config.digest);
+        expect(r2.imageId).toBe(image.config.digest);
+        expect(images.list(DEFAULT_TENANT).map((i) => i.id)).toEqual([image.config.digest]);
         // each puller saw its layers complete
         for (const ev of events) for (const l of image.layers) expect(ev.some((e) => e.id === l.desc.digest.slice(7, 19) && (e.status === "Pull complete" || e.status === "Already exists"))).toBe(true);
       } finally {

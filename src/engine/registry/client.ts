@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import { BerthError, invalidArgument } from "../../errors.ts";
+import { BerthError, failedPrecondition, invalidArgument } from "../../errors.ts";
 import { VERSION } from "../../version.ts";
 import { Authorizer, type Credentials } from "./auth.ts";
 import { responseError, unavailable } from "./errors.ts";
@@ -97,9 +97,9 @@ export class RegistryClient {
       res.body?.cancel().catch(() => {});
       if (hop >= MAX_REDIRECTS) throw unavailable(`${current.origin}: too many redirects`);
       const next = new URL(loc, current);
-      if (next.protocol !== "https:" && next.protocol !== "http:") throw unavailable(`redirect to unsupported URL ${next.protocol}`);
+      if (next.protocol !== "https:" && next.protocol !== "http:") throw failedPrecondition(`refusing redirect to a ${next.protocol} URL`);
       if (current.protocol === "https:" && next.protocol === "http:" && !this.insecure) {
-        throw unavailable(`refusing redirect from https to plain http (${next.origin})`);
+        throw failedPrecondition(`refusing redirect from https to plain http (${next.origin})`);
       }
       if (res.status === 303 && req.method !== "HEAD") req = { ...req, method: "GET", body: undefined };
       current = next;

@@ -121,6 +121,7 @@ async function download(client: RegistryClient, path: string, desc: Descriptor, 
         break;
       } catch (e) {
         if (e instanceof Fatal) throw e.error;
+        if (e instanceof BerthError && e.code !== "Unavailable") throw e; // refused, not broken: retrying cannot help
         failures++;
         if (failures >= maxAttempts || opts.signal?.aborted) {
           throw unavailable(`${context}: giving up after ${failures} attempts: ${e instanceof Error ? e.message : String(e)}`, e);
