@@ -62,7 +62,7 @@ export class RegistryClient {
       if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw invalidArgument(`caFile ${options.caFile}: no PEM certificate in it`);
       this.ca = [...rootCertificates, pem];
     }
-    this.auth = new Authorizer(options.credentials, (url, init) => this.fetchFollowing(url, init, false), (url) => this.insecure || isLoopbackDomain(url.host));
+    this.auth = new Authorizer(options.credentials, (url, init) => this.fetchFollowing(url, init), (url) => this.insecure || isLoopbackDomain(url.host));
   }
 
   /** Base URL of the API ("https://host:port"), before the scheme is known: https. */
@@ -81,15 +81,14 @@ export class RegistryClient {
     return this.ca ? { ca: this.ca } : undefined;
   }
 
-  /** One fetch, following redirects by hand. `withAuth`: the header may go to the registry's origin only. */
-  private async fetchFollowing(url: URL, init: RequestInit, withAuth: boolean): Promise<Response> {
-    const registryOrigin = new URL(this.origin).origin;
+  /** One fetch, following redirects by hand; an Authorization header never leaves the first URL's origin. */
+  private async fetchFollowing(url: URL, init: RequestInit): Promise<Response> {
     let current = url;
     let req: RequestInit = { ...init };
     for (let hop = 0; ; hop++) {
       const headers = new Headers(req.headers);
       if (!headers.has("user-agent")) headers.set("user-agent", this.userAgent);
-      if (withAuth && current.origin !== registryOrigin) headers.delete("authorization");
+      if (current.origin !== url.origin) headers.delete("authorization");
       const res = await fetch(current, { ...req, headers, redirect: "manual", tls: this.tlsFor(current) } as RequestInit);
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const loc = res.headers.get("location");
@@ -117,7 +116,7 @@ export class RegistryClient {
         const url = typeof pathOrUrl === "string" ? this.url(pathOrUrl) : pathOrUrl;
         const headers: Record<string, string> = { ...opts.headers };
         if (authorization && url.origin === new URL(this.origin).origin) headers.authorization = authorization;
-        return this.fetchFollowing(url, { method: opts.method ?? "GET", headers, body: opts.body?.(), signal: opts.signal }, true);
+        return this.fetchFollowing(url, { method: opts.method ?? "GET", headers, body: opts.body?.(), signal: opts.signal });
       };
       if (this.scheme) {
         try {
@@ -132,7 +131,8 @@ export class RegistryClient {
         this.scheme = "https:";
         return res;
       } catch (e) {
-        if (!this.insecure || opts.signal?.aborted) throw this.unreachable(e);
+        // a refusal of ours (BerthError) is not a reason to try plain http
+        if (!this.insecure || opts.signal?.aborted || e instanceof BerthError) throw this.unreachable(e);
         this.scheme = "http:";
         try {
           return await attempt();

@@ -133,7 +133,7 @@ async function pullRef(ref: Reference, opts: PullOptions): Promise<PullResult> {
     store.put(top.bytes, top.digest);
     lease?.add(top.digest);
 
-    let image: FetchedManifest & { parsed: { kind: "manifest" } } = top as never;
+    let image = top;
     let indexDigest: string | undefined;
     if (top.parsed.kind === "index") {
       indexDigest = top.digest;
@@ -143,8 +143,9 @@ async function pullRef(ref: Reference, opts: PullOptions): Promise<PullResult> {
       if (child.bytes.length !== chosen.size) throw invalidArgument(`index ${top.digest}: entry ${chosen.digest} has ${child.bytes.length} bytes, the index says ${chosen.size}`);
       store.put(child.bytes, child.digest);
       lease?.add(child.digest);
-      image = child as typeof image;
+      image = child;
     }
+    if (image.parsed.kind !== "manifest") throw invalidArgument(`${image.digest} is not an image manifest`);
     const manifest = image.parsed.manifest;
     lease?.add(manifest.config.digest);
     for (const l of manifest.layers) lease?.add(l.digest);
