@@ -34,8 +34,9 @@ quietly() {
 #   runc                 reference peer for tests and benchmarks
 #   iproute2, util-linux, procps, jq   ip/nsenter/unshare/ps/jq used by tests and scripts
 #   podman, conmon, containerd         real engines driving berth-runtime (test/compat)
+#   docker-registry      the OCI registry the registry client's tests push to and pull from
 PACKAGES=(build-essential pkg-config libseccomp2 libseccomp-dev busybox-static runc
-  iproute2 util-linux procps jq podman conmon containerd)
+  iproute2 util-linux procps jq podman conmon containerd docker-registry)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
