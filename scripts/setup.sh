@@ -108,6 +108,8 @@ else
   step "native/Makefile not present yet; skipping the native build"
 fi
 
+bash scripts/setup-criu.sh || step "warning: no working CRIU (scripts/setup-criu.sh failed): checkpoint tests will be skipped"
+
 # ------------------------------------------------------------ 5. test rootfs
 bash scripts/make-rootfs.sh .cache/rootfs/busybox || die "scripts/make-rootfs.sh failed"
 

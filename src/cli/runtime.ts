@@ -15,9 +15,11 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   delete: async () => (await import("./runtime/simple.ts")).del,
   list: async () => (await import("./runtime/list.ts")).list,
   spec: async () => (await import("./runtime/spec.ts")).spec,
+  checkpoint: async () => (await import("./runtime/checkpoint.ts")).checkpoint,
+  restore: async () => (await import("./runtime/checkpoint.ts")).restore,
 };
 
-const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] <command> [flags] [args]
+const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--criu PATH] [--log-format text|json] [--debug] <command> [flags] [args]
 
 commands:
   spec      write a default config.json into the bundle
@@ -28,6 +30,8 @@ commands:
   kill      send a signal to a container's init (or all its processes with --all)
   delete    delete a stopped container (--force: any container)
   list      list containers (--format table|json, -q)
+  checkpoint  checkpoint a running container with CRIU (--image-path DIR, --leave-running, ...)
+  restore   restore a container from a checkpoint (--image-path DIR --bundle DIR, --detach, ...)
 `;
 
 function parseGlobal(argv: string[]): { global: GlobalOptions; rest: string[] } {
@@ -62,8 +66,10 @@ function parseGlobal(argv: string[]): { global: GlobalOptions; rest: string[] } 
       case "systemd-cgroup":
         throw invalidArgument("--systemd-cgroup: the systemd cgroup driver is not supported");
       case "rootless":
-      case "criu":
         value(flag, inline);
+        break;
+      case "criu":
+        global.criu = value(flag, inline);
         break;
       case "version":
       case "v":

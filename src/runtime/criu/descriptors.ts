@@ -1,0 +1,111 @@
+/**
+ * The container init's stdio comes from outside the container (the caller's
+ * /dev/null, a log file, a pipe from a shim, a terminal). CRIU cannot dump a
+ * file it cannot resolve in the container's mount namespace, and on restore the
+ * other end of a pipe is gone. As runc does, the checkpoint records what fds
+ * 0-2 were and declares them external; restore hands CRIU the restoring
+ * caller's own fds 0-2 in their place (--inherit-fd).
+ *
+ * CRIU's resource ids (criu/files-reg.c, pipes.c, sk-unix.c, tty.c):
+ *   file[MNTID:INODE] (hex)   --external at dump; at restore its path form
+ *                             ile[MNTID:INODE] (see below)
+ *   tty[RDEV:DEV]      (hex)  --external at dump, --inherit-fd at restore
+ *   unix[INODE]               --external at dump;  socket:[INODE] at restore
+ *   pipe:[INODE]              nothing at dump;     --inherit-fd at restore
+ *
+ * A regular file's inherit id can be `file[...]` or its image path (the name
+ * without its first character, as CRIU restores paths: "ile[...]" for an
+ * external file). With `file[...]` CRIU reopens the fd and insists that its size
+ * and mode are those of the dump, so a log that grew in the meantime (or the
+ * next caller's output file) fails the restore. The path form hands over the
+ * caller's fd itself, as for pipes: the restored init writes where the
+ * restoring caller's output goes, as a fresh `run` would.
+ */
+import { readFileSync, readlinkSync, statSync } from "node:fs";
+
+export interface ExternalFd {
+  /** fd number in the container init */
+  fd: number;
+  /** what /proc/PID/fd/N pointed to (runc's descriptors.json entry) */
+  link: string;
+  /** --external value at dump, if one is needed */
+  dump?: string;
+  /** --inherit-fd resource at restore; absent when the fd is CRIU's to restore (a file inside the container) */
+  inherit?: string;
+}
+
+const hex = (n: number | bigint) => n.toString(16);
+
+/** Mount ids of a process's mount namespace. */
+export function mountIds(pid: number): Set<number> {
+  const ids = new Set<number>();
+  for (const line of readFileSync(`/proc/${pid}/mountinfo`, "utf8").split("\n")) {
+    const id = Number(line.split(" ", 1)[0]);
+    if (line && Number.isInteger(id)) ids.add(id);
+  }
+  return ids;
+}
+
+function fdinfoMntId(pid: number, fd: number): number | undefined {
+  const m = /^mnt_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Classify fds 0-2 of pid; mounts = mount ids visible in the container. Missing fds are skipped. */
+export function externalStdio(pid: number, mounts: Set<number>, fds = [0, 1, 2]): ExternalFd[] {
+  const out: ExternalFd[] = [];
+  for (const fd of fds) {
+    const path = `/proc/${pid}/fd/${fd}`;
+    let link: string;
+    try {
+      link = readlinkSync(path);
+    } catch {
+      continue; // closed
+    }
+    const special = /^(pipe|socket|anon_inode):\[?(\d*)\]?/.exec(link);
+    if (special) {
+      const [, kind, ino] = special;
+      if (kind === "pipe") out.push({ fd, link, inherit: `pipe:[${ino}]` });
+      else if (kind === "socket") out.push({ fd, link, dump: `unix[${ino}]`, inherit: `socket:[${ino}]` });
+      else out.push({ fd, link });
+      continue;
+    }
+    const st = statSync(path, { bigint: true });
+    if (st.isCharacterDevice() && isTty(st.rdev)) {
+      const id = `tty[${hex(st.rdev)}:${hex(st.dev)}]`;
+      out.push({ fd, link, dump: id, inherit: id });
+      continue;
+    }
+    const mnt = fdinfoMntId(pid, fd);
+    if (mnt !== undefined && mounts.has(mnt)) {
+      out.push({ fd, link }); // opened inside the container: CRIU dumps and reopens it
+      continue;
+    }
+    const id = `${hex(mnt ?? 0)}:${hex(st.ino)}]`;
+    out.push({ fd, link, dump: `file[${id}`, inherit: `ile[${id}` });
+  }
+  return out;
+}
+
+/** Terminals: the pty slaves (136-143), consoles and vts (4, 5). */
+function isTty(rdev: bigint): boolean {
+  const major = Number((rdev >> 8n) & 0xfffn);
+  return (major >= 136 && major <= 143) || major === 4 || major === 5;
+}
+
+/** --external arguments for a dump (deduplicated: stdout and stderr are often one file). */
+export function dumpArgs(fds: ExternalFd[]): string[] {
+  return [...new Set(fds.flatMap((f) => (f.dump ? [f.dump] : [])))].flatMap((v) => ["--external", v]);
+}
+
+/** --inherit-fd arguments for a restore: the caller's fd N stands in for the container's fd N. */
+export function restoreArgs(fds: ExternalFd[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const f of fds) {
+    if (!f.inherit || seen.has(f.inherit)) continue; // one fd per resource: CRIU dups it for the others
+    seen.add(f.inherit);
+    out.push("--inherit-fd", `fd[${f.fd}]:${f.inherit}`);
+  }
+  return out;
+}
