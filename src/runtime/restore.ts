@@ -14,7 +14,7 @@
  * Otherwise the init is restored as our child (--restore-sibling) and `wait`
  * resolves with its exit status, as runc's foreground restore.
  */
-import { mkdtempSync, readFileSync, rmdirSync, rmSync, existsSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { BerthError, alreadyExists, failedPrecondition, invalidArgument, wrapError } from "../errors.ts";
 import { type Runtime, cgroupMountSources, killCgroup, writeAtomic } from "./container.ts";
@@ -86,6 +86,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
   let cgroupCreated = false;
   let ns: ReturnType<typeof namespaceRestoreArgs> | undefined;
   let pid = 0;
+  let devNull: number | undefined;
   try {
     cgroup.create();
     cgroupCreated = true;
@@ -99,7 +100,12 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
     if (mode !== "ignore") args.push(...cgroupRootArgs(cgroup.toJSON()));
     args.push(...restoreMountArgs(externalMounts(spec, bundle, cgroupMountSources(cgroup))));
     const stdio: ChildFd[] = ["inherit", "inherit", "inherit"];
-    if (meta) args.push(...restoreArgs(meta.stdio));
+    if (meta) {
+      const inherit = restoreArgs(meta.stdio, stdio.length);
+      args.push(...inherit.args);
+      // a closed stdio fd of ours becomes /dev/null in the container
+      stdio.push(...inherit.pass.map((fd) => (isOpen(fd) ? fd : (devNull ??= openSync("/dev/null", "r+")))));
+    }
     ns = namespaceRestoreArgs(spec, stdio.length);
     stdio.push(...ns.fds);
     args.push(...ns.args);
@@ -116,6 +122,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
       });
     } finally {
       ns.close();
+      if (devNull !== undefined) closeSync(devNull);
     }
     pid = readPid(pidFile);
     rmSync(pidFile, { force: true });
@@ -169,6 +176,15 @@ function unbindRootfs(dir: string) {
     umount(dir);
     rmdirSync(dir); // not recursive: if the unmount failed this fails too, and the rootfs stays untouched
   } catch {}
+}
+
+function isOpen(fd: number): boolean {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readPid(file: string): number {

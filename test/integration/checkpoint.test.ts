@@ -5,7 +5,7 @@
  * whether it restarted instead.
  */
 import { describe, test, expect, beforeAll, afterAll } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { RuntimeCli, RUNTIME, makeBundle, uniqueId, isRoot, mountsUnder, waitFor, type Bundle } from "./harness.ts";
@@ -311,6 +311,70 @@ d("checkpoint and restore", () => {
   });
 });
 
+d("namespaces, cgroups and flags", () => {
+  test("a joined network namespace is external: the restored container is back in it", async () => {
+    const ns = `berth-ckpt-${process.pid}`;
+    expect(Bun.spawnSync(["ip", "netns", "add", ns]).exitCode).toBe(0);
+    cleanups.push(() => void Bun.spawnSync(["ip", "netns", "del", ns]));
+    const path = `/run/netns/${ns}`;
+    const c = counter((s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === "network" ? { type: "network", path } : n));
+    });
+    const id = uniqueId("netns");
+    const img = tmp("berth-img-");
+    rt.ok(["run", "-d", "--bundle", c.b.dir, id]);
+    const ino = statSync(path).ino;
+    expect(statSync(`/proc/${rt.state(id).pid}/ns/net`).ino).toBe(ino);
+    expect(await waitFor(() => c.log().length >= 3)).toBe(true);
+    rt.ok(["checkpoint", "--image-path", img, id]);
+    rt.ok(["restore", "-d", "--image-path", img, "--bundle", c.b.dir, id]);
+    expect(statSync(`/proc/${rt.state(id).pid}/ns/net`).ino).toBe(ino);
+    const n = c.log().length;
+    expect(await waitFor(() => c.log().length >= n + 3)).toBe(true);
+    expect(isConsecutive(c.log())).toBe(true);
+    rt.ok(["delete", "--force", id]);
+  });
+
+  test("--manage-cgroups-mode ignore still restores into the container's cgroup; runc's other flags pass", async () => {
+    const c = counter((s) => (s.linux!.resources = { ...s.linux!.resources, pids: { limit: 50 } }));
+    const id = uniqueId("ign");
+    const img = tmp("berth-img-");
+    rt.ok(["run", "-d", "--bundle", c.b.dir, id]);
+    expect(await waitFor(() => c.log().length >= 3)).toBe(true);
+    rt.ok(["checkpoint", "--file-locks", "--ext-unix-sk", "--auto-dedup", "--shell-job", "--manage-cgroups-mode", "full", "--work-path", join(img, "work"), "--image-path", img, id]);
+    expect(existsSync(join(img, "work", "dump.log"))).toBe(true);
+    rt.ok(["restore", "-d", "--file-locks", "--ext-unix-sk", "--shell-job", "--manage-cgroups-mode", "ignore", "--image-path", img, "--bundle", c.b.dir, id]);
+    const pid = rt.state(id).pid;
+    expect(cgroupOf(pid)).toMatch(new RegExp(`pids:.*/${id}\\n`));
+    const pidsDir = readFileSync(`/proc/${pid}/cgroup`, "utf8").match(/pids:(.*)\n/)![1];
+    expect(readFileSync(`/sys/fs/cgroup/pids${pidsDir}/pids.max`, "utf8").trim()).toBe("50");
+    const n = c.log().length;
+    expect(await waitFor(() => c.log().length >= n + 3)).toBe(true);
+    expect(isConsecutive(c.log())).toBe(true);
+    rt.ok(["delete", "--force", id]);
+    expectNoTrace(id);
+  });
+
+  test("--empty-ns network: the network namespace comes back empty (loopback down)", async () => {
+    const c = counter((s) => {
+      s.process!.args = ["sh", "-c", "ip link set lo up && " + s.process!.args![2]];
+      for (const set of ["bounding", "effective", "permitted"] as const) s.process!.capabilities![set]!.push("CAP_NET_ADMIN");
+    });
+    const id = uniqueId("empty");
+    const img = tmp("berth-img-");
+    const loUp = (pid: number) => /<[^>]*\bUP\b/.test(Bun.spawnSync(["nsenter", "-t", String(pid), "-n", "ip", "-o", "link", "show", "lo"]).stdout.toString());
+    rt.ok(["run", "-d", "--bundle", c.b.dir, id]);
+    expect(await waitFor(() => c.log().length >= 3)).toBe(true);
+    expect(loUp(rt.state(id).pid)).toBe(true);
+    rt.ok(["checkpoint", "--empty-ns", "network", "--image-path", img, id]);
+    rt.ok(["restore", "-d", "--empty-ns", "network", "--image-path", img, "--bundle", c.b.dir, id]);
+    const pid = rt.state(id).pid;
+    expect(statSync(`/proc/${pid}/ns/net`).ino).not.toBe(statSync("/proc/self/ns/net").ino);
+    expect(loUp(pid)).toBe(false);
+    rt.ok(["delete", "--force", id]);
+  });
+});
+
 d("pre-copy and lazy pages", () => {
   test.skipIf(softDirty)("--pre-dump names the missing kernel feature and changes nothing (no soft-dirty here)", async () => {
     const c = counter();
@@ -342,6 +406,42 @@ d("pre-copy and lazy pages", () => {
     expect(await waitFor(() => c.log().length >= n + 3)).toBe(true);
     expect(isConsecutive(c.log())).toBe(true);
     rt.ok(["delete", "--force", id]);
+  });
+
+  test("--lazy-pages: post-copy through a page server on loopback", async () => {
+    const pipeMax = Number(readFileSync("/proc/sys/fs/pipe-max-size", "utf8"));
+    cleanups.push(() => writeFileSync("/proc/sys/fs/pipe-max-size", String(pipeMax))); // leave the host as found
+    const c = counter();
+    const id = uniqueId("lazy");
+    const copy = uniqueId("lazy-copy");
+    const img = tmp("berth-img-");
+    const port = 20000 + (process.pid % 20000);
+    rt.ok(["run", "-d", "--bundle", c.b.dir, id]);
+    expect(await waitFor(() => c.log().length >= 3)).toBe(true);
+    // the source: dump, then serve the memory pages until the destination has them all
+    const status = join(img, "..", `status-${id}`);
+    cleanups.push(() => rmSync(status, { force: true }));
+    const statusFd = openSync(status, "a");
+    const ckErr = join(img, "..", `ck-${id}.err`);
+    cleanups.push(() => rmSync(ckErr, { force: true }));
+    const source = Bun.spawn([RUNTIME, "--root", rt.root, "checkpoint", "--lazy-pages", "--page-server", `127.0.0.1:${port}`, "--status-fd", "3", "--image-path", img, id], {
+      stdio: ["ignore", "ignore", Bun.file(ckErr), statusFd],
+    });
+    closeSync(statusFd);
+    expect(await waitFor(() => statSync(status).size > 0 || source.exitCode !== null, 30_000)).toBe(true);
+    expect(source.exitCode).toBeNull(); // serving
+    const atDump = c.log();
+    // the destination: criu's lazy-pages daemon fetches pages on demand for the restored tasks
+    const lazy = Bun.spawn([resolveCriu().path, "lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", String(port), "-D", img, "-o", "lazy-pages.log"], { stdio: ["ignore", "ignore", "ignore"] });
+    const r = rt.run(["restore", "-d", "--lazy-pages", "--work-path", img, "--image-path", img, "--bundle", c.b.dir, copy]);
+    expect(r.code).toBe(0);
+    expect(await source.exited).toBe(0);
+    expect(await lazy.exited).toBe(0);
+    if (pipeMax < 4 * 1024 * 1024) expect(readFileSync(ckErr, "utf8") + r.stderr).toContain("fs.pipe-max-size");
+    expect(rt.run(["state", id]).code).not.toBe(0); // the source is gone
+    expect(await waitFor(() => c.log().length >= atDump.length + 3)).toBe(true);
+    expect(isConsecutive(c.log())).toBe(true);
+    rt.ok(["delete", "--force", copy]);
   });
 });
 

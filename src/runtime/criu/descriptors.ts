@@ -98,14 +98,22 @@ export function dumpArgs(fds: ExternalFd[]): string[] {
   return [...new Set(fds.flatMap((f) => (f.dump ? [f.dump] : [])))].flatMap((v) => ["--external", v]);
 }
 
-/** --inherit-fd arguments for a restore: the caller's fd N stands in for the container's fd N. */
-export function restoreArgs(fds: ExternalFd[]): string[] {
+/**
+ * --inherit-fd arguments for a restore: the caller's fd N stands in for the
+ * container's fd N. The caller's fds reach criu as extra fds from firstFd on
+ * (not as criu's own 0-2: criu moves inherited fds into its fd store and closes
+ * them, and --shell-job needs criu's stdin afterwards). Returns the arguments
+ * and, in order, the caller's fds to give criu.
+ */
+export function restoreArgs(fds: ExternalFd[], firstFd: number): { args: string[]; pass: number[] } {
   const seen = new Set<string>();
-  const out: string[] = [];
+  const args: string[] = [];
+  const pass: number[] = [];
   for (const f of fds) {
     if (!f.inherit || seen.has(f.inherit)) continue; // one fd per resource: CRIU dups it for the others
     seen.add(f.inherit);
-    out.push("--inherit-fd", `fd[${f.fd}]:${f.inherit}`);
+    args.push("--inherit-fd", `fd[${firstFd + pass.length}]:${f.inherit}`);
+    pass.push(f.fd);
   }
-  return out;
+  return { args, pass };
 }
