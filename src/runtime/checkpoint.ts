@@ -17,7 +17,7 @@ import { loadCgroupManager, type CgroupState } from "./cgroups/manager.ts";
 import { processStartTime, type ContainerRecord } from "./state.ts";
 import { resolveCriu, versionString } from "./criu/binary.ts";
 import { runCriu } from "./criu/run.ts";
-import { externalStdio, mountIds, dumpArgs } from "./criu/descriptors.ts";
+import { externalStdio, foreignSockets, mountIds, dumpArgs } from "./criu/descriptors.ts";
 import { externalMounts, dumpMountArgs } from "./criu/mounts.ts";
 import { writeMeta } from "./criu/image.ts";
 import {
@@ -99,6 +99,11 @@ export async function checkpoint(rt: Runtime, id: string, o: CheckpointOptions):
     if (o.statusFd !== undefined) args.push("--status-fd", String(o.statusFd));
     args.push(...externalNamespaceDumpArgs(rec.config));
     const stdio = externalStdio(pid, mountIds(pid));
+    const foreign = foreignSockets(pid, stdio);
+    if (foreign.length)
+      throw failedPrecondition(
+        `${what}: fd ${foreign.map((f) => `${f.fd} (${f.link})`).join(", ")} of the container init is a socket from outside its network namespace, which criu cannot dump: give the container pipes, files or /dev/null as stdio`,
+      );
     if (!o.preDump) {
       const cgroupSources = rec.cgroup ? cgroupMountSources(loadCgroupManager(rec.cgroup)) : [];
       args.push(...dumpMountArgs(externalMounts(rec.config, rec.bundle, cgroupSources)));

@@ -5,7 +5,7 @@
  * whether it restarted instead.
  */
 import { describe, test, expect, beforeAll, afterAll } from "bun:test";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, constants as fsc, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { RuntimeCli, RUNTIME, makeBundle, uniqueId, isRoot, mountsUnder, waitFor, type Bundle } from "./harness.ts";
@@ -170,6 +170,55 @@ d("checkpoint and restore", () => {
     expect(read("restore.out").startsWith(`out ${lastOut + 1}\n`)).toBe(true);
     expect(read("restore.err")).toMatch(/^err \d+\n/);
     expect(read("run.out").endsWith(`out ${lastOut}\n`)).toBe(true);
+    rt.ok(["delete", "--force", id]);
+  });
+
+  test("pipes as stdio (what shims give): the restored init writes to the restoring caller's pipe", async () => {
+    const b = makeBundle(["sh", "-c", "i=0; while :; do i=$((i+1)); echo out $i; sleep 0.05; done"]);
+    cleanups.push(() => b.cleanup());
+    const dir = tmp("berth-pipes-");
+    const id = uniqueId("pipes");
+    const img = tmp("berth-img-");
+    // `runtime ... | cat > OUT`: the runtime's (and so the container's) stdout is an
+    // anonymous pipe, as a shim gives; cat runs until the container closes it.
+    const piped = async (name: string, args: string[]) => {
+      const out = join(dir, name);
+      const script = `out=$1; shift; { "$@" 2>"$out.err"; echo $? > "$out.rc"; } | cat > "$out"`;
+      const sh = Bun.spawn(["sh", "-c", script, "sh", out, RUNTIME, "--root", rt.root, ...args], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+      cleanups.push(() => sh.kill(9));
+      expect(await waitFor(() => existsSync(`${out}.rc`), 30_000)).toBe(true);
+      expect(readFileSync(`${out}.err`, "utf8")).toBe("");
+      expect(readFileSync(`${out}.rc`, "utf8").trim()).toBe("0");
+      return { read: () => (existsSync(out) ? readFileSync(out, "utf8") : ""), done: sh.exited };
+    };
+    const a = await piped("a", ["run", "-d", "--bundle", b.dir, id]);
+    expect(await waitFor(() => a.read().split("\n").length > 5)).toBe(true);
+    rt.ok(["checkpoint", "--image-path", img, id]);
+    await a.done; // the container is gone, so is the pipe's writer: cat has all of it
+    const fromA = a.read();
+    expect(JSON.parse(readFileSync(join(img, "descriptors.json"), "utf8"))[1]).toMatch(/^pipe:\[\d+\]$/);
+    const lastA = Number(/out (\d+)\n$/.exec(fromA)![1]);
+    const bOut = await piped("b", ["restore", "-d", "--image-path", img, "--bundle", b.dir, id]);
+    expect(await waitFor(() => bOut.read().split("\n").length > 3)).toBe(true);
+    expect(bOut.read().startsWith(`out ${lastA + 1}\n`)).toBe(true);
+    rt.ok(["delete", "--force", id]);
+    await bOut.done;
+  });
+
+  test("a socket from outside the container as stdio is refused up front, the container left running", async () => {
+    const b = makeBundle(["sleep", "1000"]);
+    cleanups.push(() => b.cleanup());
+    const id = uniqueId("sock");
+    const img = join(tmp("berth-img-"), "x");
+    // Bun's "pipe" stdio is a socketpair in our network namespace
+    const run = Bun.spawn([RUNTIME, "--root", rt.root, "run", "-d", "--bundle", b.dir, id], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    expect(await run.exited).toBe(0);
+    const pid = rt.state(id).pid;
+    const r = rt.run(["checkpoint", "--image-path", img, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("socket from outside its network namespace");
+    expect(existsSync(img)).toBe(false);
+    expect(rt.state(id)).toMatchObject({ status: "running", pid });
     rt.ok(["delete", "--force", id]);
   });
 

@@ -87,6 +87,27 @@ export function externalStdio(pid: number, mounts: Set<number>, fds = [0, 1, 2])
   return out;
 }
 
+/**
+ * Sockets among fds that the process's network namespace does not know (a
+ * socketpair from the caller, e.g. a shim's stdio): CRIU finds sockets through
+ * the dumped network namespaces only, so it cannot dump these.
+ */
+export function foreignSockets(pid: number, fds: ExternalFd[]): ExternalFd[] {
+  const socks = fds.filter((f) => f.link.startsWith("socket:"));
+  if (!socks.length) return [];
+  const known = new Set<string>();
+  try {
+    // /proc/PID/net/unix: Num RefCount Protocol Flags Type St Inode [Path]
+    for (const l of readFileSync(`/proc/${pid}/net/unix`, "utf8").split("\n").slice(1)) {
+      const ino = l.trim().split(/\s+/)[6];
+      if (ino) known.add(ino);
+    }
+  } catch {
+    return [];
+  }
+  return socks.filter((f) => !known.has(/\[(\d+)\]/.exec(f.link)?.[1] ?? ""));
+}
+
 /** Terminals: the pty slaves (136-143), consoles and vts (4, 5). */
 function isTty(rdev: bigint): boolean {
   const major = Number((rdev >> 8n) & 0xfffn);
