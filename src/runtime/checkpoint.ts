@@ -20,6 +20,7 @@ import { runCriu } from "./criu/run.ts";
 import { externalStdio, foreignSockets, mountIds, dumpArgs } from "./criu/descriptors.ts";
 import { externalMounts, dumpMountArgs } from "./criu/mounts.ts";
 import { writeMeta } from "./criu/image.ts";
+import { trace } from "../trace.ts";
 import {
   type CommonCriuOptions,
   checkCgroupsMode,
@@ -85,6 +86,7 @@ export async function checkpoint(rt: Runtime, id: string, o: CheckpointOptions):
       if (n) notes.push(n);
     }
 
+    trace("checks");
     // ---- criu's command line
     const pid = rec.pid;
     const args = ["-t", String(pid), "-D", imagePath, "-o", LOG, "--root", rec.rootfs, ...commonArgs(o, mode, emptyNs)];
@@ -138,10 +140,13 @@ export async function checkpoint(rt: Runtime, id: string, o: CheckpointOptions):
     } catch (e) {
       throw e instanceof BerthError ? e.wrap(what) : wrapError(what, e);
     }
+    trace("criu-dump");
     if (!o.leaveRunning && !o.preDump) await waitExited(rec);
+    trace("exited");
     return { imagePath, dumpMs, notes };
   });
   if (!o.leaveRunning && !o.preDump) await rt.delete(id, true);
+  trace("delete");
   return result;
 }
 

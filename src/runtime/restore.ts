@@ -32,6 +32,7 @@ import { cgroupRootArgs, inCgroups, procsFiles } from "./criu/cgroups.ts";
 import { type CommonCriuOptions, checkCgroupsMode, checkEmptyNs, commonArgs, ensurePipeMaxSize, requireLazyPages } from "./criu/options.ts";
 import { mount, umount, MS_BIND, MS_REC } from "./sys/mount.ts";
 import { reapNoHang } from "./sys/wait.ts";
+import { trace } from "../trace.ts";
 
 export interface RestoreOptions extends CommonCriuOptions {
   bundle: string;
@@ -78,6 +79,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
     if (n) notes.push(n);
   }
   if (meta) await waitOldInit(meta);
+  trace("checks");
 
   // ---- create
   const dir = rt.store.claim(id);
@@ -92,6 +94,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
     cgroupCreated = true;
     cgroup.set(resources);
     criuRoot = bindRootfs(rt.store.root, id, rootfs);
+    trace("cgroup-root");
 
     const args = ["-D", imagePath, "-o", LOG, "--root", criuRoot, ...commonArgs(o, mode, emptyNs), "--evasive-devices", "--pidfile", pidFile];
     // criu always detaches; in the foreground the init becomes our child (a sibling of criu) so we can wait for it
@@ -124,6 +127,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
       ns.close();
       if (devNull !== undefined) closeSync(devNull);
     }
+    trace("criu-restore");
     pid = readPid(pidFile);
     rmSync(pidFile, { force: true });
     const rec: ContainerRecord = {
@@ -142,6 +146,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
     if (!rec.pidStartTime) throw new BerthError("Internal", `the restored init ${pid} exited right away`);
     rt.store.save(rec);
     if (o.pidFile) writeAtomic(resolve(o.pidFile), String(pid));
+    trace("state");
     return { record: rec, restoreMs, notes, ...(o.detach ? {} : { wait: () => waitChild(pid) }) };
   } catch (e) {
     if (pid > 0) killQuietly(pid);
