@@ -533,6 +533,28 @@ d("bad input changes nothing", () => {
     rt.ok(["delete", "--force", id]);
   });
 
+  test("a crafted image cannot hand the container other fds of the runtime than its stdio", async () => {
+    const c = counter();
+    const id = uniqueId("craft");
+    const img = tmp("berth-img-");
+    rt.ok(["run", "-d", "--bundle", c.b.dir, id]);
+    rt.ok(["checkpoint", "--image-path", img, id]);
+    const metaFile = join(img, "berth-checkpoint.json");
+    const meta = JSON.parse(readFileSync(metaFile, "utf8"));
+    const entries = readdirSync(rt.root).sort();
+    for (const bad of [{ fd: 5, link: "x", inherit: "pipe:[1]" }, { fd: 1, link: "x", inherit: "/etc/shadow" }]) {
+      writeFileSync(metaFile, JSON.stringify({ ...meta, stdio: [bad] }));
+      const r = rt.run(["restore", "-d", "--image-path", img, "--bundle", c.b.dir, id]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("berth-checkpoint.json: stdio[0]");
+      expectNoTrace(id);
+      expect(readdirSync(rt.root).sort()).toEqual(entries);
+    }
+    writeFileSync(metaFile, JSON.stringify(meta));
+    rt.ok(["restore", "-d", "--image-path", img, "--bundle", c.b.dir, id]);
+    rt.ok(["delete", "--force", id]);
+  });
+
   test("checkpoint: unknown id, bad flags, a stopped container", async () => {
     expect(rt.run(["checkpoint", "--image-path", tmp("berth-img-"), "no-such-container"]).stderr).toContain("does not exist");
     const c = counter();
