@@ -14,7 +14,7 @@
  * Otherwise the init is restored as our child (--restore-sibling) and `wait`
  * resolves with its exit status, as runc's foreground restore.
  */
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { BerthError, alreadyExists, failedPrecondition, invalidArgument, wrapError } from "../errors.ts";
 import { type Runtime, cgroupMountSources, killCgroup, writeAtomic } from "./container.ts";
@@ -93,6 +93,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
     cgroup.create();
     cgroupCreated = true;
     cgroup.set(resources);
+    if (workPath) mkdirSync(workPath, { recursive: true, mode: 0o700 });
     criuRoot = bindRootfs(rt.store.root, id, rootfs);
     trace("cgroup-root");
 
