@@ -80,11 +80,6 @@ export async function checkpoint(rt: Runtime, id: string, o: CheckpointOptions):
     const criu = resolveCriu(o.criu);
     if (o.preDump || o.parentPath !== undefined) requireMemTracking(`${what}: ${o.preDump ? "--pre-dump" : "--parent-path"}`, criu);
     if (o.lazyPages) requireLazyPages(what, criu);
-    const notes: string[] = [];
-    if (o.lazyPages) {
-      const n = ensurePipeMaxSize();
-      if (n) notes.push(n);
-    }
 
     trace("checks");
     // ---- criu's command line
@@ -112,6 +107,12 @@ export async function checkpoint(rt: Runtime, id: string, o: CheckpointOptions):
       args.push(...dumpArgs(stdio));
     }
 
+    // ---- all checked: change things
+    const notes: string[] = [];
+    if (o.lazyPages) {
+      const n = ensurePipeMaxSize();
+      if (n) notes.push(n);
+    }
     try {
       mkdirSync(imagePath, { recursive: true, mode: 0o700 });
       if (workPath) mkdirSync(workPath, { recursive: true, mode: 0o700 });
