@@ -116,6 +116,7 @@ if [ ! -f build/runtime/runtime.js ] || [ -n "$(find src -newer build/runtime/ru
   bash scripts/build-bundle.sh || die "scripts/build-bundle.sh failed"
   step "built build/runtime (bundle + bytecode)"
 fi
+bash scripts/setup-criu.sh || step "warning: no working CRIU (scripts/setup-criu.sh failed): checkpoint tests will be skipped"
 
 # ------------------------------------------------------------ 5. test rootfs
 bash scripts/make-rootfs.sh .cache/rootfs/busybox || die "scripts/make-rootfs.sh failed"

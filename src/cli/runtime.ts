@@ -21,9 +21,11 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   update: async () => (await import("./runtime/update.ts")).update,
   events: async () => (await import("./runtime/events.ts")).events,
   features: async () => (await import("./runtime/features.ts")).features,
+  checkpoint: async () => (await import("./runtime/checkpoint.ts")).checkpoint,
+  restore: async () => (await import("./runtime/checkpoint.ts")).restore,
 };
 
-const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] <command> [flags] [args]
+const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--criu PATH] [--log-format text|json] [--debug] <command> [flags] [args]
 
 commands:
   spec      write a default config.json into the bundle
@@ -40,6 +42,8 @@ commands:
   update    change a running container's resource limits (--resources FILE, or --memory, --cpu-quota, ...)
   events    stream stats and OOM events as JSON lines (--stats: once; --interval 5s)
   features  print the runtime-spec features document
+  checkpoint  checkpoint a running container with CRIU (--image-path DIR, --leave-running, ...)
+  restore   restore a container from a checkpoint (--image-path DIR --bundle DIR, --detach, ...)
 `;
 
 function parseGlobal(argv: string[]): { global: GlobalOptions; rest: string[] } {
@@ -74,8 +78,10 @@ function parseGlobal(argv: string[]): { global: GlobalOptions; rest: string[] } 
       case "systemd-cgroup":
         throw invalidArgument("--systemd-cgroup: the systemd cgroup driver is not supported");
       case "rootless":
-      case "criu":
         value(flag, inline);
+        break;
+      case "criu":
+        global.criu = value(flag, inline);
         break;
       case "version":
       case "v":

@@ -249,7 +249,7 @@ export class Runtime {
 }
 
 /** The manager's view of the hierarchies, in the plan compiler's terms. */
-function cgroupMountSources(cg: CgroupManager): CgroupMountSource[] {
+export function cgroupMountSources(cg: CgroupManager): CgroupMountSource[] {
   return cg.mounts().map((m) => ({
     name: m.mountpoint.replace(/^\/sys\/fs\/cgroup\/?/, ""),
     fstype: m.fstype,
@@ -279,13 +279,13 @@ function killQuietly(pid: number) {
   sendSignal(pid, 9, true);
 }
 
-function killCgroup(cg: CgroupManager) {
+export function killCgroup(cg: CgroupManager) {
   try {
     for (const pid of cg.processes()) sendSignal(pid, 9, true);
   } catch {}
 }
 
-async function waitGone(rec: ContainerRecord, ms = 10_000) {
+export async function waitGone(rec: ContainerRecord, ms = 10_000) {
   const until = Date.now() + ms;
   while (isAlive(rec)) {
     if (Date.now() > until) throw new BerthError("Unavailable", `container "${rec.id}" did not exit after SIGKILL`);
@@ -293,7 +293,7 @@ async function waitGone(rec: ContainerRecord, ms = 10_000) {
   }
 }
 
-function writeAtomic(path: string, data: string) {
+export function writeAtomic(path: string, data: string) {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, data);
   renameSync(tmp, path);
