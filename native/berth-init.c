@@ -991,6 +991,8 @@ static int run(struct ins *in, struct err *e)
 	case OP_CPU_AFFINITY:
 	case OP_MEMPOLICY:
 		return feature_step(in, e);
+	case OP_LINK_UP:
+		return link_up(s[0], e);
 	}
 	return fail(e, EINVAL, "unknown opcode %u", in->op); /* parse_plan rejects these */
 }

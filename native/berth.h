@@ -47,6 +47,7 @@ int plan_root(struct err *e);
  * (PERSONALITY, IOPRIO, SCHED_ATTR, CPU_AFFINITY, MEMPOLICY); -1 with e filled. */
 int idmap_step(const struct ins *in, struct err *e);
 int feature_step(const struct ins *in, struct err *e);
+int link_up(const char *name, struct err *e);
 
 /*
  * Path resolution inside a root directory (resolve.c). rootfd is an O_PATH

@@ -134,6 +134,9 @@
 /* set_mempolicy(mode|flags, node bitmask (multiple of 8 bytes; empty = NULL))
    fields: u32 mode, bytes nodes */
 #define OP_MEMPOLICY 73
+/* bring a network interface of the current netns up (lo of a new netns)
+   fields: str name */
+#define OP_LINK_UP 90
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -196,6 +199,7 @@
   [OP_SCHED_ATTR] = "uUuuUUU", \
   [OP_CPU_AFFINITY] = "b", \
   [OP_MEMPOLICY] = "ub", \
+  [OP_LINK_UP] = "s", \
 }
 
 #define OP_NAMES { \
@@ -243,6 +247,7 @@
   [71] = "SCHED_ATTR", \
   [72] = "CPU_AFFINITY", \
   [73] = "MEMPOLICY", \
+  [90] = "LINK_UP", \
 }
 
 #endif

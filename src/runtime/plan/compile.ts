@@ -128,6 +128,8 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   // ---- container init: wait for id maps and the cgroup, then enter a cgroup ns rooted there.
   plan.push(instr("SYNC", SYNC_TAG.SETUP));
   if (newNs("cgroup")) plan.push(instr("UNSHARE", CLONE.NEWCGROUP));
+  // A new network namespace has only a loopback, and it starts down (runc brings it up too).
+  if (newNs("network")) plan.push(instr("LINK_UP", "lo"));
   plan.push(instr("SETSID"));
   // Still the runtime's own (host) uid: it owns the fifo, whatever the id maps say.
   plan.push(instr("FIFO_OPEN", ctx.execFifo));

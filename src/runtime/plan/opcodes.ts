@@ -114,6 +114,7 @@ export const OPS = {
     doc: "set_mempolicy(mode|flags, node bitmask (multiple of 8 bytes; empty = NULL))",
     specField: "linux.memoryPolicy",
   },
+  LINK_UP: { code: 90, fields: [["name", "str"]], doc: "bring a network interface of the current netns up (lo of a new netns)" },
 } as const satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof OPS;
