@@ -113,6 +113,15 @@
 /* create a directory (and parents) inside the rootfs or on the host
    fields: str path, u32 where, u32 mode */
 #define OP_MKDIR 41
+/* fork+exec an OCI hook (name is its config field, for errors) in the current namespaces and root, the hook state from the last ACK on stdin, output captured; SIGKILL after timeout seconds (0: none); fails unless it exits 0
+   fields: str name, str path, strv args, strv env, u32 timeout */
+#define OP_HOOK 50
+/* open the start-status fifo (host path) read-write, close-on-exec; later failures are also written there as MSG_ERROR frames, and the exec closing it tells `start` the process runs
+   fields: str path */
+#define OP_START_STATUS 51
+/* fail with message (EINVAL)
+   fields: str message */
+#define OP_FAIL 52
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -168,6 +177,9 @@
   [OP_OOM_SCORE_ADJ] = "s", \
   [OP_ROOTFS] = "s", \
   [OP_MKDIR] = "suu", \
+  [OP_HOOK] = "ssvvu", \
+  [OP_START_STATUS] = "s", \
+  [OP_FAIL] = "s", \
 }
 
 #define OP_NAMES { \
@@ -208,6 +220,9 @@
   [40] = "OOM_SCORE_ADJ", \
   [42] = "ROOTFS", \
   [41] = "MKDIR", \
+  [50] = "HOOK", \
+  [51] = "START_STATUS", \
+  [52] = "FAIL", \
 }
 
 #endif

@@ -1,7 +1,7 @@
 /**
  * Container state under --root: <root>/<id>/state.json (written atomically),
- * <root>/<id>/exec.fifo while created, and a lock file serialising commands on
- * one container.
+ * <root>/<id>/exec.fifo and start.status while created, and a lock file
+ * serialising commands on one container.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -44,6 +44,10 @@ export class StateStore {
   }
   fifo(id: string) {
     return join(this.dir(id), "exec.fifo");
+  }
+  /** read by `start`: an error frame if the start failed, EOF once the process was exec'd */
+  startStatus(id: string) {
+    return join(this.dir(id), "start.status");
   }
 
   /** Claim a new container directory; fails if the id is taken. */

@@ -14,6 +14,7 @@ import { RLIM_INFINITY } from "../../oci/rlimits.ts";
 import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
 import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
 import { isAbsolute, join, resolve } from "node:path";
+import { hasHooks, hookInstructions } from "../hooks.ts";
 import { statSync } from "node:fs";
 
 /** A cgroup hierarchy as a `cgroup` mount inside the container shows it. */
@@ -37,6 +38,10 @@ export interface PlanContext {
   rootfs: string;
   /** host path of the exec fifo that `start` writes to */
   execFifo: string;
+  /** host path of the fifo `start` reads the outcome from (errors after the start, EOF at exec) */
+  startStatus?: string;
+  /** environment for hooks that have no `env` of their own (default: ours) */
+  runtimeEnv?: Record<string, string | undefined>;
   noPivot?: boolean;
   /** berth-init's parent waits for the container and exits with its status (foreground run) */
   stay?: boolean;
@@ -82,8 +87,9 @@ export function hasNewNamespace(spec: Spec, type: string): boolean {
 export function compilePlan(ctx: PlanContext): Instruction[] {
   const { spec } = ctx;
   const proc = spec.process;
-  if (!proc?.args?.length) throw invalidArgument("process.args: required to create a container");
-  const args = proc.args;
+  // `process` is optional until `start` (runtime.md): without one the container
+  // is created, and `start` fails (FAIL below).
+  if (proc && !proc.args?.length) throw invalidArgument("process.args: required to create a container");
   const plan: Instruction[] = [];
   const namespaces: LinuxNamespace[] = spec.linux?.namespaces ?? [];
   const newNs = (t: string) => namespaces.some((n) => n.type === t && !n.path);
@@ -109,6 +115,7 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   if (newNs("cgroup")) plan.push(instr("UNSHARE", CLONE.NEWCGROUP));
   plan.push(instr("SETSID"));
   plan.push(instr("FIFO_OPEN", ctx.execFifo));
+  if (ctx.startStatus) plan.push(instr("START_STATUS", ctx.startStatus));
 
   if (!anyNs("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
   plan.push(...compileRootfs(ctx, userns));
@@ -121,6 +128,12 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   }
   for (const p of spec.linux?.readonlyPaths ?? []) plan.push(instr("READONLY_PATH", p));
   for (const p of spec.linux?.maskedPaths ?? []) plan.push(instr("MASK", p));
+
+  if (!proc) {
+    plan.push(instr("READY"), instr("FIFO_WAIT"), instr("FAIL", "process: not set in config.json: the container has nothing to run"));
+    return plan;
+  }
+  const args = proc.args!;
 
   // ---- process attributes
   if (proc.oomScoreAdj !== undefined) plan.push(instr("OOM_SCORE_ADJ", String(proc.oomScoreAdj)));
@@ -176,6 +189,7 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("EXEC_PREPARE", args[0]!, pathVar));
   plan.push(instr("READY"));
   plan.push(instr("FIFO_WAIT"));
+  plan.push(...hookInstructions(spec, "startContainer", ctx.runtimeEnv));
   if (seccomp && proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
   plan.push(instr("EXEC", args, env));
   return plan;
@@ -242,6 +256,13 @@ function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
     if (hasPts) plan.push(instr("SYMLINK", "pts/ptmx", "/dev/ptmx"));
   }
 
+  // Hooks: the runtime runs prestart and createRuntime at this SYNC and answers
+  // with the state the HOOK instructions (createContainer here, startContainer
+  // after `start`) pass on.
+  if (hasHooks(spec, "prestart", "createRuntime", "createContainer", "startContainer")) {
+    plan.push(instr("SYNC", SYNC_TAG.CREATE_CONTAINER));
+    plan.push(...hookInstructions(spec, "createContainer", ctx.runtimeEnv));
+  }
   plan.push(instr(ctx.noPivot ? "MOVE_ROOT" : "PIVOT_ROOT", rootfs));
   if (rootProp !== undefined) plan.push(instr("MOUNT", "", "/", Where.HOST, "", rootProp, ""));
   if (spec.root?.readonly) plan.push(instr("REMOUNT", "/", Where.HOST, MS.BIND | MS.RDONLY, ""));
