@@ -116,6 +116,17 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("SETSID"));
   plan.push(instr("FIFO_OPEN", ctx.execFifo));
   if (ctx.startStatus) plan.push(instr("START_STATUS", ctx.startStatus));
+  // In a new user namespace our host ids (root) are usually not mapped, so we
+  // are the overflow user there and cannot create files: now that the maps are
+  // written and the fifos in the state directory (root's) are open, become the
+  // namespace's root (as runc's nsexec does).
+  if (userns) {
+    for (const [field, maps] of [["uidMappings", spec.linux?.uidMappings], ["gidMappings", spec.linux?.gidMappings]] as const) {
+      if (!(maps ?? []).some((m) => m.containerID <= 0 && 0 < m.containerID + m.size))
+        throw invalidArgument(`linux.${field}: a new user namespace needs a mapping for id 0 in the container`);
+    }
+    plan.push(instr("SETGROUPS", new Uint8Array(0)), instr("SETGID", 0), instr("SETUID", 0));
+  }
 
   if (!anyNs("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
   plan.push(...compileRootfs(ctx, userns));
