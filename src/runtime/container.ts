@@ -13,6 +13,7 @@ import { deviceCgroupRules } from "./plan/devices.ts";
 import { MSG, OPS, SYNC_TAG } from "./plan/opcodes.ts";
 import { initError, launch, type Launched } from "./launch.ts";
 import { runHooks, type Warn } from "./hooks.ts";
+import { hostLsm } from "./lsm.ts";
 import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRecord, type Status } from "./state.ts";
 import { createCgroupManager, loadCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
 import type { CgroupMountSource } from "./plan/compile.ts";
@@ -105,6 +106,7 @@ export class Runtime {
       rootfsParentMount: mountPointOf(dirname(rootfs)),
       hostCapBounding: hostBoundingSet(),
       hostHasKcore: existsSync("/proc/kcore"),
+      lsm: hostLsm(),
       seccompFilter,
     });
 

@@ -15,6 +15,7 @@ import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
 import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import { hasHooks, hookInstructions } from "../hooks.ts";
+import type { HostLsm } from "../lsm.ts";
 import { statSync } from "node:fs";
 
 /** A cgroup hierarchy as a `cgroup` mount inside the container shows it. */
@@ -55,6 +56,8 @@ export interface PlanContext {
   hostCapBounding?: bigint;
   /** whether /proc/kcore exists on the host (for the /dev/core symlink) */
   hostHasKcore?: boolean;
+  /** security modules enabled on the host; labels need theirs (default: none) */
+  lsm?: HostLsm;
   /** compiled seccomp filter (see runtime/seccomp) */
   seccompFilter?: { flags: number; filter: Uint8Array };
   /** whether a host path is a directory (bind mount targets are created to match); default: stat */
@@ -90,6 +93,7 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   // `process` is optional until `start` (runtime.md): without one the container
   // is created, and `start` fails (FAIL below).
   if (proc && !proc.args?.length) throw invalidArgument("process.args: required to create a container");
+  mountLabel(ctx); // refused up front when the host has no SELinux, whatever the mounts
   const plan: Instruction[] = [];
   const namespaces: LinuxNamespace[] = spec.linux?.namespaces ?? [];
   const newNs = (t: string) => namespaces.some((n) => n.type === t && !n.path);
@@ -201,6 +205,7 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("READY"));
   plan.push(instr("FIFO_WAIT"));
   plan.push(...hookInstructions(spec, "startContainer", ctx.runtimeEnv));
+  plan.push(...lsmExecLabels(ctx));
   if (seccomp && proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
   plan.push(instr("EXEC", args, env));
   return plan;
@@ -280,6 +285,39 @@ function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
   return plan;
 }
 
+/**
+ * The labels the process gets at its exec (after the startContainer hooks, so
+ * they do not run confined): AppArmor's change_onexec, SELinux's exec context.
+ */
+function lsmExecLabels(ctx: PlanContext): Instruction[] {
+  const proc = ctx.spec.process!;
+  const plan: Instruction[] = [];
+  if (proc.apparmorProfile) {
+    if (!ctx.lsm?.apparmor) throw new BerthError("FailedPrecondition", "process.apparmorProfile: AppArmor is not enabled on this host");
+    plan.push(instr("WRITE_FILE", "/proc/thread-self/attr/apparmor/exec", `exec ${proc.apparmorProfile}`));
+  }
+  if (proc.selinuxLabel) {
+    if (!ctx.lsm?.selinux) throw new BerthError("FailedPrecondition", "process.selinuxLabel: SELinux is not enabled on this host");
+    plan.push(instr("WRITE_FILE", "/proc/thread-self/attr/exec", proc.selinuxLabel));
+  }
+  return plan;
+}
+
+/** linux.mountLabel, checked against the host. */
+function mountLabel(ctx: PlanContext): string | undefined {
+  const label = ctx.spec.linux?.mountLabel;
+  if (!label) return undefined;
+  if (!ctx.lsm?.selinux) throw new BerthError("FailedPrecondition", "linux.mountLabel: SELinux is not enabled on this host");
+  return label;
+}
+
+/** Mount data with the SELinux context option for the mount label (as runc's FormatMountLabel). */
+function withMountLabel(data: string, label: string | undefined): string {
+  if (!label) return data;
+  const ctxOpt = `context="${label}"`;
+  return data ? `${data},${ctxOpt}` : ctxOpt;
+}
+
 function isBind(m: Mount): boolean {
   return m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
 }
@@ -299,7 +337,7 @@ function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number): Inst
     if (extra) plan.push(instr("REMOUNT", dest, Where.ROOT, MS.BIND | extra, ""));
   } else {
     if (!m.type) throw invalidArgument(`${field}.type: required unless the mount is a bind mount`);
-    plan.push(instr("MOUNT", m.source ?? m.type, dest, Where.ROOT_DIR, m.type, o.flags, o.data));
+    plan.push(instr("MOUNT", m.source ?? m.type, dest, Where.ROOT_DIR, m.type, o.flags, withMountLabel(o.data, mountLabel(ctx))));
   }
   for (const p of o.propagation) plan.push(instr("MOUNT", "", dest, Where.ROOT, "", p, ""));
   return plan;
