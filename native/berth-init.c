@@ -1032,6 +1032,11 @@ static int run(struct ins *in, struct err *e)
 		return 0;
 	case OP_FAIL:
 		return fail_msg(e, EINVAL, "%s", s[0]);
+	case OP_CHROOT:
+		if (chdir(s[0]) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			return fail(e, errno, "chroot \"%s\"", s[0]);
+		reset_root();
+		return 0;
 	}
 	return fail(e, EINVAL, "unknown opcode %u", in->op); /* parse_plan rejects these */
 }

@@ -122,6 +122,9 @@
 /* fail with message (EINVAL)
    fields: str message */
 #define OP_FAIL 52
+/* chroot into rootfs and chdir /: the root switch of a container without its own mount namespace (pivot_root or MS_MOVE would change the host's mounts)
+   fields: str rootfs */
+#define OP_CHROOT 53
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -180,6 +183,7 @@
   [OP_HOOK] = "ssvvu", \
   [OP_START_STATUS] = "s", \
   [OP_FAIL] = "s", \
+  [OP_CHROOT] = "s", \
 }
 
 #define OP_NAMES { \
@@ -223,6 +227,7 @@
   [50] = "HOOK", \
   [51] = "START_STATUS", \
   [52] = "FAIL", \
+  [53] = "CHROOT", \
 }
 
 #endif

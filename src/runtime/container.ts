@@ -18,8 +18,8 @@ import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRec
 import { createCgroupManager, loadCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
 import type { CgroupMountSource } from "./plan/compile.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
-import { mkfifo } from "./sys/libc.ts";
-import { mountPointOf } from "./mountinfo.ts";
+import { mkfifo, MNT_DETACH, umount2 } from "./sys/libc.ts";
+import { mountPointOf, mountsBelow } from "./mountinfo.ts";
 import { trace } from "../trace.ts";
 
 import { OCI_VERSION } from "../version.ts";
@@ -111,6 +111,7 @@ export class Runtime {
     });
 
     trace("plan");
+    const mountsBefore = spec.linux?.namespaces?.some((n) => n.type === "mount") ? undefined : mountsBelow(rootfs).map((m) => m.id);
     this.store.claim(opts.id);
     let launched: Launched | undefined;
     let cgroupCreated = false;
@@ -127,6 +128,7 @@ export class Runtime {
       annotations: spec.annotations,
       cgroup: cgroup.toJSON(),
       config: spec,
+      ...(mountsBefore ? { mountsBefore } : {}),
     });
     try {
       mkfifo(execFifo, 0o622);
@@ -170,6 +172,7 @@ export class Runtime {
           cgroup.destroy();
         } catch {}
       }
+      if (mountsBefore) unmountNew(rootfs, mountsBefore);
       this.store.release(opts.id);
       // Once hooks ran, a failed create continues like a delete (lifecycle step 12, 13).
       if (hooksBegan) await runHooks(spec, "poststop", hookState(record(0), "stopped"), this.warn);
@@ -288,6 +291,7 @@ export class Runtime {
       killCgroup(cg);
       cg.destroy();
     }
+    if (rec.mountsBefore) unmountNew(rec.rootfs, rec.mountsBefore);
     this.store.release(rec.id);
     trace("delete");
     await runHooks(rec.config, "poststop", hookState(rec, "stopped"), this.warn);
@@ -388,6 +392,14 @@ function openStartStatus(path: string): { result: Promise<{ error: BerthError; o
       reader.cancel().catch(() => {});
     },
   };
+}
+
+/** Detach the mounts below rootfs that are not in `before` (a container that shared our mount namespace made them). */
+function unmountNew(rootfs: string, before: number[]) {
+  const keep = new Set(before);
+  const added = mountsBelow(rootfs).filter((m) => !keep.has(m.id));
+  // deepest first; detaching a parent takes its children along, so later EINVALs are fine
+  for (const m of added.reverse()) umount2(m.mountPoint, MNT_DETACH);
 }
 
 function rmQuietly(path: string) {

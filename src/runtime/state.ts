@@ -25,6 +25,11 @@ export interface ContainerRecord {
   annotations?: Record<string, string>;
   cgroup?: CgroupState;
   config: Spec;
+  /**
+   * Without a mount namespace of its own the container mounts in ours: the ids
+   * of the mounts below the rootfs before it was created (delete unmounts the rest).
+   */
+  mountsBefore?: number[];
 }
 
 export const DEFAULT_ROOT = "/run/berth-runtime";

@@ -132,8 +132,7 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
     plan.push(instr("SETGROUPS", new Uint8Array(0)), instr("SETGID", 0), instr("SETUID", 0));
   }
 
-  if (!anyNs("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
-  plan.push(...compileRootfs(ctx, userns));
+  plan.push(...compileRootfs(ctx, userns, anyNs("mount")));
 
   // ---- identity of the host, kernel parameters, paths
   if (spec.hostname !== undefined && spec.hostname !== "") plan.push(instr("SETHOSTNAME", spec.hostname));
@@ -230,8 +229,13 @@ function namesOf(mask: bigint): string[] {
   return out;
 }
 
-/** Mount namespace setup up to and including the switch to the new root. */
-function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
+/**
+ * Mount namespace setup up to and including the switch to the new root.
+ * Without a mount namespace of its own (ownNs false) the container shares the
+ * runtime's: its mounts are made under the rootfs in that namespace (delete
+ * removes them), nothing else there is touched, and the root is a chroot.
+ */
+function compileRootfs(ctx: PlanContext, userns: boolean, ownNs: boolean): Instruction[] {
   const { spec, rootfs } = ctx;
   const plan: Instruction[] = [];
   const linux = spec.linux ?? {};
@@ -240,13 +244,24 @@ function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
     rootProp = rootPropagationFlags(linux.rootfsPropagation);
     if (rootProp === undefined) throw invalidArgument(`linux.rootfsPropagation: unknown value "${linux.rootfsPropagation}"`);
   }
-  // Stop our mounts from reaching the host: slave by default. A shared root
-  // propagation still starts as a slave copy, the requested mode is applied to
-  // the new root after the switch.
-  const initial = rootProp !== undefined && (rootProp & MS.PRIVATE) !== 0 ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
-  plan.push(instr("MOUNT", "", "/", Where.HOST, "", initial, ""));
-  if (ctx.rootfsParentMount) plan.push(instr("MOUNT", "", ctx.rootfsParentMount, Where.HOST, "", MS.PRIVATE, ""));
-  plan.push(instr("MOUNT", rootfs, rootfs, Where.HOST, "", MS.BIND | MS.REC, ""));
+  if (!ownNs) {
+    const host: Array<[string, unknown]> = [
+      ["root.readonly", spec.root?.readonly],
+      ["linux.rootfsPropagation", linux.rootfsPropagation],
+      ["linux.maskedPaths", linux.maskedPaths?.length],
+      ["linux.readonlyPaths", linux.readonlyPaths?.length],
+    ];
+    for (const [field, set] of host)
+      if (set) throw invalidArgument(`${field}: needs a mount namespace (linux.namespaces), else it would change the host's mounts`);
+  } else {
+    // Stop our mounts from reaching the host: slave by default. A shared root
+    // propagation still starts as a slave copy, the requested mode is applied to
+    // the new root after the switch.
+    const initial = rootProp !== undefined && (rootProp & MS.PRIVATE) !== 0 ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
+    plan.push(instr("MOUNT", "", "/", Where.HOST, "", initial, ""));
+    if (ctx.rootfsParentMount) plan.push(instr("MOUNT", "", ctx.rootfsParentMount, Where.HOST, "", MS.PRIVATE, ""));
+    plan.push(instr("MOUNT", rootfs, rootfs, Where.HOST, "", MS.BIND | MS.REC, ""));
+  }
   plan.push(instr("ROOTFS", rootfs));
 
   let devBound = false;
@@ -278,6 +293,10 @@ function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
   if (hasHooks(spec, "prestart", "createRuntime", "createContainer", "startContainer")) {
     plan.push(instr("SYNC", SYNC_TAG.CREATE_CONTAINER));
     plan.push(...hookInstructions(spec, "createContainer", ctx.runtimeEnv));
+  }
+  if (!ownNs) {
+    plan.push(instr("CHROOT", rootfs));
+    return plan;
   }
   plan.push(instr(ctx.noPivot ? "MOVE_ROOT" : "PIVOT_ROOT", rootfs));
   if (rootProp !== undefined) plan.push(instr("MOUNT", "", "/", Where.HOST, "", rootProp, ""));

@@ -93,6 +93,11 @@ export const OPS = {
     doc: "open the start-status fifo (host path) read-write, close-on-exec; later failures are also written there as MSG_ERROR frames, and the exec closing it tells `start` the process runs",
   },
   FAIL: { code: 52, fields: [["message", "str"]], doc: "fail with message (EINVAL)" },
+  CHROOT: {
+    code: 53,
+    fields: [["rootfs", "str"]],
+    doc: "chroot into rootfs and chdir /: the root switch of a container without its own mount namespace (pivot_root or MS_MOVE would change the host's mounts)",
+  },
 } as const satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof OPS;
