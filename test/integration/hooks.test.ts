@@ -311,7 +311,7 @@ d("hooks: failures", () => {
         expect(r.code).not.toBe(0);
         expect(r.stderr).toContain(`hooks.${kind}[0]`);
         expect(r.stderr).toContain("timed out after 1 s (killed)");
-        expect(processesMatching(`sleep\0${secs}`)).toEqual([]);
+        expect(processesMatching(`sleep\0${secs}\0`)).toEqual([]);
         gone(s);
       } finally {
         s.done();

@@ -179,11 +179,11 @@ d("lifecycle", () => {
     try {
       rt.ok(["run", "--detach", "--bundle", b.dir, id]);
       const pid = rt.state(id).pid;
-      expect(await waitFor(() => processesMatching("sleep\u00001000").length >= 2)).toBe(true);
+      expect(await waitFor(() => processesMatching("sleep\u00001000\u0000").length >= 2)).toBe(true);
       expect(rt.run(["kill", id, "SIGBOGUS"]).code).not.toBe(0);
       rt.ok(["kill", "--all", id, "9"]);
       expect(await waitFor(() => rt.state(id).status === "stopped")).toBe(true);
-      expect(processesMatching("sleep\u00001000")).toEqual([]);
+      expect(processesMatching("sleep\u00001000\u0000")).toEqual([]);
       void pid;
       rt.ok(["delete", id]);
     } finally {
