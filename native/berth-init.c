@@ -48,6 +48,9 @@
 static int syncfd = -1;
 static int rootfd = -1;            /* where ROOT_* paths resolve; -1 means "/" (opened on use) */
 static int fifofd = -1;            /* exec fifo, from FIFO_OPEN */
+static int statusfd = -1;          /* start-status fifo, from START_STATUS */
+static uint8_t *hook_state;        /* container state for HOOK, from the last ACK with a payload */
+static uint32_t hook_state_len;
 static char exec_path[PATH_MAX];   /* from EXEC_PREPARE; "" means argv[0] */
 
 /* ---- errors ---- */
@@ -180,17 +183,26 @@ static void send_u32(uint32_t type, uint32_t v)
 	send_msg(type, p, 4);
 }
 
-/* MSG_ERROR: u32 index, u32 opcode, i32 errno, str message. Best effort. */
+/*
+ * MSG_ERROR: u32 index, u32 opcode, i32 errno, str message. Best effort. The
+ * same frame goes to the start-status fifo, where `start` reads it once the
+ * sync socket is gone.
+ */
 static void send_error(uint32_t index, uint32_t op, const struct err *e)
 {
-	uint8_t p[16 + sizeof e->msg];
+	uint8_t p[8 + 16 + sizeof e->msg];
 	uint32_t n = strlen(e->msg);
-	put32(p, index);
-	put32(p + 4, op);
-	put32(p + 8, (uint32_t)e->errnum);
-	put32(p + 12, n + 1);
-	memcpy(p + 16, e->msg, n + 1);
-	send_msg(MSG_ERROR, p, 16 + n + 1);
+	put32(p, MSG_ERROR);
+	put32(p + 4, 16 + n + 1);
+	put32(p + 8, index);
+	put32(p + 12, op);
+	put32(p + 16, (uint32_t)e->errnum);
+	put32(p + 20, n + 1);
+	memcpy(p + 24, e->msg, n + 1);
+	send_msg(MSG_ERROR, p + 8, 16 + n + 1);
+	if (statusfd >= 0) /* one write: a frame under PIPE_BUF arrives whole */
+		while (write(statusfd, p, 8 + 16 + n + 1) < 0 && errno == EINTR)
+			;
 }
 
 /* ---- plan parsing ---- */
@@ -480,14 +492,25 @@ static int do_clone(uint64_t flags, uint32_t stay, struct err *e)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
-/* SYNC: any answer other than MSG_ACK(tag) -- MSG_ABORT, EOF, garbage -- exits 1 silently. */
+/*
+ * SYNC: any answer other than MSG_ACK(tag) -- MSG_ABORT, EOF, garbage -- exits
+ * 1 silently. Bytes after the tag are the container state for HOOK.
+ */
 static void do_sync(uint32_t tag)
 {
-	uint8_t h[8], p[4];
+	uint8_t h[8], *p;
 	send_u32(MSG_SYNC, tag);
-	if (read_full(syncfd, h, 8) < 0 || get32(h) != MSG_ACK || get32(h + 4) != 4 ||
-	    read_full(syncfd, p, 4) < 0 || get32(p) != tag)
+	if (read_full(syncfd, h, 8) < 0 || get32(h) != MSG_ACK)
 		_exit(1);
+	uint32_t len = get32(h + 4);
+	if (len < 4 || len > PLAN_MAX || !(p = malloc(len)) || read_full(syncfd, p, len) < 0 || get32(p) != tag)
+		_exit(1);
+	if (len > 4) {
+		free(hook_state);
+		hook_state = p;
+		hook_state_len = len;
+	} else
+		free(p);
 }
 
 /* ---- mounts ---- */
@@ -993,6 +1016,28 @@ static int run(struct ins *in, struct err *e)
 		return feature_step(in, e);
 	case OP_LINK_UP:
 		return link_up(s[0], e);
+	case OP_HOOK: {
+		struct hook h = { .name = s[0], .path = s[1], .argv = in->v[0], .env = in->v[1], .timeout = n[0] };
+		if (hook_state) {
+			h.state = hook_state + 4;
+			h.state_len = hook_state_len - 4;
+		}
+		return run_hook(&h, e);
+	}
+	case OP_START_STATUS:
+		if (statusfd >= 0)
+			close(statusfd);
+		/* read-write: opening never blocks, and we never see EOF or EPIPE on it */
+		if ((statusfd = open(s[0], O_RDWR | O_CLOEXEC)) < 0)
+			return fail(e, errno, "open start-status fifo \"%s\"", s[0]);
+		return 0;
+	case OP_FAIL:
+		return fail_msg(e, EINVAL, "%s", s[0]);
+	case OP_CHROOT:
+		if (chdir(s[0]) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			return fail(e, errno, "chroot \"%s\"", s[0]);
+		reset_root();
+		return 0;
 	}
 	return fail(e, EINVAL, "unknown opcode %u", in->op); /* parse_plan rejects these */
 }

@@ -74,4 +74,21 @@ int in_root_create(int rootfd, const char *path, int leaf_file, mode_t leaf_mode
  */
 int in_root_parent(int rootfd, const char *path, char *buf, size_t buflen, const char **leaf, struct err *e);
 
+/* An OCI hook run by the container init (hook.c). */
+struct hook {
+	const char *name;  /* config field, for messages: hooks.createContainer[0] */
+	const char *path;  /* absolute, resolved in the current root */
+	char **argv;       /* NULL or empty: { path } */
+	char **env;
+	unsigned timeout;  /* seconds; 0: no limit */
+	const uint8_t *state; /* container state JSON, written to the hook's stdin */
+	size_t state_len;
+};
+
+/*
+ * Run a hook to completion: 0 if it exited 0, else -1 with e naming the hook
+ * and quoting the end of its output (stdout and stderr together).
+ */
+int run_hook(const struct hook *h, struct err *e);
+
 #endif

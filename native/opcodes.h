@@ -137,6 +137,18 @@
 /* bring a network interface of the current netns up (lo of a new netns)
    fields: str name */
 #define OP_LINK_UP 90
+/* fork+exec an OCI hook (name is its config field, for errors) in the current namespaces and root, the hook state from the last ACK on stdin, output captured; SIGKILL after timeout seconds (0: none); fails unless it exits 0
+   fields: str name, str path, strv args, strv env, u32 timeout */
+#define OP_HOOK 50
+/* open the start-status fifo (host path) read-write, close-on-exec; later failures are also written there as MSG_ERROR frames, and the exec closing it tells `start` the process runs
+   fields: str path */
+#define OP_START_STATUS 51
+/* fail with message (EINVAL)
+   fields: str message */
+#define OP_FAIL 52
+/* chroot into rootfs and chdir /: the root switch of a container without its own mount namespace (pivot_root or MS_MOVE would change the host's mounts)
+   fields: str rootfs */
+#define OP_CHROOT 53
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -200,6 +212,10 @@
   [OP_CPU_AFFINITY] = "b", \
   [OP_MEMPOLICY] = "ub", \
   [OP_LINK_UP] = "s", \
+  [OP_HOOK] = "ssvvu", \
+  [OP_START_STATUS] = "s", \
+  [OP_FAIL] = "s", \
+  [OP_CHROOT] = "s", \
 }
 
 #define OP_NAMES { \
@@ -248,6 +264,10 @@
   [72] = "CPU_AFFINITY", \
   [73] = "MEMPOLICY", \
   [90] = "LINK_UP", \
+  [50] = "HOOK", \
+  [51] = "START_STATUS", \
+  [52] = "FAIL", \
+  [53] = "CHROOT", \
 }
 
 #endif

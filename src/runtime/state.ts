@@ -1,7 +1,7 @@
 /**
  * Container state under --root: <root>/<id>/state.json (written atomically),
- * <root>/<id>/exec.fifo while created, and a lock file serialising commands on
- * one container.
+ * <root>/<id>/exec.fifo and start.status while created, and a lock file
+ * serialising commands on one container.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +26,11 @@ export interface ContainerRecord {
   annotations?: Record<string, string>;
   cgroup?: CgroupState;
   config: Spec;
+  /**
+   * Without a mount namespace of its own the container mounts in ours: the ids
+   * of the mounts below the rootfs before it was created (delete unmounts the rest).
+   */
+  mountsBefore?: number[];
 }
 
 export const DEFAULT_ROOT = "/run/berth-runtime";
@@ -45,6 +50,10 @@ export class StateStore {
   }
   fifo(id: string) {
     return join(this.dir(id), "exec.fifo");
+  }
+  /** read by `start`: an error frame if the start failed, EOF once the process was exec'd */
+  startStatus(id: string) {
+    return join(this.dir(id), "start.status");
   }
 
   /** Claim a new container directory; fails if the id is taken. */

@@ -18,7 +18,12 @@ export const run: Verb = async (ctx, argv) => {
   const rec = await ctx.rt.create({ ...createOptions("run", values, id), stay: !detach });
   const launched = (rec as { launched?: Launched }).launched!;
   if (detach) {
-    ctx.rt.start(id);
+    try {
+      await ctx.rt.start(id);
+    } catch (e) {
+      await ctx.rt.delete(id, true).catch(() => {});
+      throw e;
+    }
     return 0;
   }
   const forward = (sig: NodeJS.Signals) => {
@@ -28,7 +33,7 @@ export const run: Verb = async (ctx, argv) => {
   };
   for (const s of FORWARDED) process.on(s, forward);
   try {
-    ctx.rt.start(id);
+    await ctx.rt.start(id);
   } catch (e) {
     await ctx.rt.delete(id, true).catch(() => {});
     throw e;

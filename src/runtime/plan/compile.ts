@@ -17,6 +17,8 @@ import { checkMapWriter, checkUserNamespace, denySetgroups, enterUserNamespace, 
 import { hostTrees, prepareHostTrees, type HostTree } from "./host-trees.ts";
 import { processFeatures, resetAffinity } from "./process-features.ts";
 import { isAbsolute, join, resolve } from "node:path";
+import { hasHooks, hookInstructions } from "../hooks.ts";
+import type { HostLsm } from "../lsm.ts";
 import { statSync } from "node:fs";
 
 /** A cgroup hierarchy as a `cgroup` mount inside the container shows it. */
@@ -40,6 +42,10 @@ export interface PlanContext {
   rootfs: string;
   /** host path of the exec fifo that `start` writes to */
   execFifo: string;
+  /** host path of the fifo `start` reads the outcome from (errors after the start, EOF at exec) */
+  startStatus?: string;
+  /** environment for hooks that have no `env` of their own (default: ours) */
+  runtimeEnv?: Record<string, string | undefined>;
   noPivot?: boolean;
   /** berth-init's parent waits for the container and exits with its status (foreground run) */
   stay?: boolean;
@@ -53,6 +59,8 @@ export interface PlanContext {
   hostCapBounding?: bigint;
   /** whether /proc/kcore exists on the host (for the /dev/core symlink) */
   hostHasKcore?: boolean;
+  /** security modules enabled on the host; labels need theirs (default: none) */
+  lsm?: HostLsm;
   /** compiled seccomp filter (see runtime/seccomp) */
   seccompFilter?: { flags: number; filter: Uint8Array };
   /** whether a host path is a directory (bind mount targets are created to match); default: stat */
@@ -94,8 +102,10 @@ export function hasNewNamespace(spec: Spec, type: string): boolean {
 export function compilePlan(ctx: PlanContext): Instruction[] {
   const { spec } = ctx;
   const proc = spec.process;
-  if (!proc?.args?.length) throw invalidArgument("process.args: required to create a container");
-  const args = proc.args;
+  // `process` is optional until `start` (runtime.md): without one the container
+  // is created, and `start` fails (FAIL below).
+  if (proc && !proc.args?.length) throw invalidArgument("process.args: required to create a container");
+  mountLabel(ctx); // refused up front when the host has no SELinux, whatever the mounts
   const plan: Instruction[] = [];
   const namespaces: LinuxNamespace[] = spec.linux?.namespaces ?? [];
   const newNs = (t: string) => namespaces.some((n) => n.type === t && !n.path);
@@ -133,10 +143,11 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("SETSID"));
   // Still the runtime's own (host) uid: it owns the fifo, whatever the id maps say.
   plan.push(instr("FIFO_OPEN", ctx.execFifo));
+  if (ctx.startStatus) plan.push(instr("START_STATUS", ctx.startStatus));
+  // In a new user namespace: become the namespace's root now that the maps are written (plan/userns.ts).
   plan.push(...afterSetup(ctx, writer));
 
-  if (!anyNs("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
-  plan.push(...compileRootfs(ctx, userns, mounts, trees));
+  plan.push(...compileRootfs(ctx, userns, anyNs("mount"), mounts, trees));
 
   // ---- identity of the host, kernel parameters, paths
   if (spec.hostname !== undefined && spec.hostname !== "") plan.push(instr("SETHOSTNAME", spec.hostname));
@@ -146,6 +157,12 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   }
   for (const p of spec.linux?.readonlyPaths ?? []) plan.push(instr("READONLY_PATH", p));
   for (const p of spec.linux?.maskedPaths ?? []) plan.push(instr("MASK", p));
+
+  if (!proc) {
+    plan.push(instr("READY"), instr("FIFO_WAIT"), instr("FAIL", "process: not set in config.json: the container has nothing to run"));
+    return plan;
+  }
+  const args = proc.args!;
 
   // ---- process attributes
   if (proc.oomScoreAdj !== undefined) plan.push(instr("OOM_SCORE_ADJ", String(proc.oomScoreAdj)));
@@ -202,6 +219,8 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("EXEC_PREPARE", args[0]!, pathVar));
   plan.push(instr("READY"));
   plan.push(instr("FIFO_WAIT"));
+  plan.push(...hookInstructions(spec, "startContainer", ctx.runtimeEnv));
+  plan.push(...lsmExecLabels(ctx));
   if (seccomp && proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
   plan.push(instr("EXEC", args, env));
   return plan;
@@ -235,8 +254,13 @@ function namesOf(mask: bigint): string[] {
   return out;
 }
 
-/** Mount namespace setup up to and including the switch to the new root. */
-function compileRootfs(ctx: PlanContext, userns: boolean, mounts: readonly Mount[], trees: Map<number, HostTree>): Instruction[] {
+/**
+ * Mount namespace setup up to and including the switch to the new root.
+ * Without a mount namespace of its own (ownNs false) the container shares the
+ * runtime's: its mounts are made under the rootfs in that namespace (delete
+ * removes them), nothing else there is touched, and the root is a chroot.
+ */
+function compileRootfs(ctx: PlanContext, userns: boolean, ownNs: boolean, mounts: readonly Mount[], trees: Map<number, HostTree>): Instruction[] {
   const { spec, rootfs } = ctx;
   const plan: Instruction[] = [];
   const linux = spec.linux ?? {};
@@ -245,13 +269,24 @@ function compileRootfs(ctx: PlanContext, userns: boolean, mounts: readonly Mount
     rootProp = rootPropagationFlags(linux.rootfsPropagation);
     if (rootProp === undefined) throw invalidArgument(`linux.rootfsPropagation: unknown value "${linux.rootfsPropagation}"`);
   }
-  // Stop our mounts from reaching the host: slave by default. A shared root
-  // propagation still starts as a slave copy, the requested mode is applied to
-  // the new root after the switch.
-  const initial = rootProp !== undefined && (rootProp & MS.PRIVATE) !== 0 ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
-  plan.push(instr("MOUNT", "", "/", Where.HOST, "", initial, ""));
-  if (ctx.rootfsParentMount) plan.push(instr("MOUNT", "", ctx.rootfsParentMount, Where.HOST, "", MS.PRIVATE, ""));
-  plan.push(instr("MOUNT", rootfs, rootfs, Where.HOST, "", MS.BIND | MS.REC, ""));
+  if (!ownNs) {
+    const host: Array<[string, unknown]> = [
+      ["root.readonly", spec.root?.readonly],
+      ["linux.rootfsPropagation", linux.rootfsPropagation],
+      ["linux.maskedPaths", linux.maskedPaths?.length],
+      ["linux.readonlyPaths", linux.readonlyPaths?.length],
+    ];
+    for (const [field, set] of host)
+      if (set) throw invalidArgument(`${field}: needs a mount namespace (linux.namespaces), else it would change the host's mounts`);
+  } else {
+    // Stop our mounts from reaching the host: slave by default. A shared root
+    // propagation still starts as a slave copy, the requested mode is applied to
+    // the new root after the switch.
+    const initial = rootProp !== undefined && (rootProp & MS.PRIVATE) !== 0 ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
+    plan.push(instr("MOUNT", "", "/", Where.HOST, "", initial, ""));
+    if (ctx.rootfsParentMount) plan.push(instr("MOUNT", "", ctx.rootfsParentMount, Where.HOST, "", MS.PRIVATE, ""));
+    plan.push(instr("MOUNT", rootfs, rootfs, Where.HOST, "", MS.BIND | MS.REC, ""));
+  }
   plan.push(instr("ROOTFS", rootfs));
 
   let devBound = false;
@@ -277,10 +312,54 @@ function compileRootfs(ctx: PlanContext, userns: boolean, mounts: readonly Mount
     if (hasPts) plan.push(instr("SYMLINK", "pts/ptmx", "/dev/ptmx"));
   }
 
+  // Hooks: the runtime runs prestart and createRuntime at this SYNC and answers
+  // with the state the HOOK instructions (createContainer here, startContainer
+  // after `start`) pass on.
+  if (hasHooks(spec, "prestart", "createRuntime", "createContainer", "startContainer")) {
+    plan.push(instr("SYNC", SYNC_TAG.CREATE_CONTAINER));
+    plan.push(...hookInstructions(spec, "createContainer", ctx.runtimeEnv));
+  }
+  if (!ownNs) {
+    plan.push(instr("CHROOT", rootfs));
+    return plan;
+  }
   plan.push(instr(ctx.noPivot ? "MOVE_ROOT" : "PIVOT_ROOT", rootfs));
   if (rootProp !== undefined) plan.push(instr("MOUNT", "", "/", Where.HOST, "", rootProp, ""));
   if (spec.root?.readonly) plan.push(instr("REMOUNT", "/", Where.HOST, MS.BIND | MS.RDONLY, ""));
   return plan;
+}
+
+/**
+ * The labels the process gets at its exec (after the startContainer hooks, so
+ * they do not run confined): AppArmor's change_onexec, SELinux's exec context.
+ */
+function lsmExecLabels(ctx: PlanContext): Instruction[] {
+  const proc = ctx.spec.process!;
+  const plan: Instruction[] = [];
+  if (proc.apparmorProfile) {
+    if (!ctx.lsm?.apparmor) throw new BerthError("FailedPrecondition", "process.apparmorProfile: AppArmor is not enabled on this host");
+    plan.push(instr("WRITE_FILE", "/proc/thread-self/attr/apparmor/exec", `exec ${proc.apparmorProfile}`));
+  }
+  if (proc.selinuxLabel) {
+    if (!ctx.lsm?.selinux) throw new BerthError("FailedPrecondition", "process.selinuxLabel: SELinux is not enabled on this host");
+    plan.push(instr("WRITE_FILE", "/proc/thread-self/attr/exec", proc.selinuxLabel));
+  }
+  return plan;
+}
+
+/** linux.mountLabel, checked against the host. */
+function mountLabel(ctx: PlanContext): string | undefined {
+  const label = ctx.spec.linux?.mountLabel;
+  if (!label) return undefined;
+  if (!ctx.lsm?.selinux) throw new BerthError("FailedPrecondition", "linux.mountLabel: SELinux is not enabled on this host");
+  return label;
+}
+
+/** Mount data with the SELinux context option for the mount label (as runc's FormatMountLabel). */
+function withMountLabel(data: string, label: string | undefined): string {
+  if (!label) return data;
+  const ctxOpt = `context="${label}"`;
+  return data ? `${data},${ctxOpt}` : ctxOpt;
 }
 
 function isBind(m: Mount): boolean {
@@ -306,7 +385,7 @@ function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number, tree?
     if (extra) plan.push(instr("REMOUNT", dest, Where.ROOT, MS.BIND | extra, ""));
   } else {
     if (!m.type) throw invalidArgument(`${field}.type: required unless the mount is a bind mount`);
-    plan.push(instr("MOUNT", m.source ?? m.type, dest, Where.ROOT_DIR, m.type, o.flags, o.data));
+    plan.push(instr("MOUNT", m.source ?? m.type, dest, Where.ROOT_DIR, m.type, o.flags, withMountLabel(o.data, mountLabel(ctx))));
   }
   for (const p of o.propagation) plan.push(instr("MOUNT", "", dest, Where.ROOT, "", p, ""));
   return plan;
