@@ -28,7 +28,7 @@ import {
   tempDir,
   type BuiltImage,
   type Registry,
-} from "./registry-env.ts";
+} from "../helpers/registry-env.ts";
 
 // docker-registry comes from Debian (scripts/setup.sh installs it); without it nothing here can run
 const skip = !haveRegistry;
