@@ -50,7 +50,7 @@ export function progressMessage(e: ProgressEvent): JSONMessage {
   if (e.progressDetail) {
     m.progressDetail = { current: e.progressDetail.current, total: e.progressDetail.total };
     m.progress = progressText(e.progressDetail.current, e.progressDetail.total);
-  } else if (e.id !== undefined) m.progressDetail = {};
+  } else if (e.id !== undefined && !e.status.startsWith("Pulling from ")) m.progressDetail = {}; // layer updates carry one, plain messages do not
   return m;
 }
 
