@@ -20,6 +20,16 @@ export function httpStatus(code: ErrorCode): number {
   return HTTP_STATUS[code];
 }
 
+/** The code for an HTTP error status (what a client of the API makes of it). */
+export function codeForHttpStatus(status: number): ErrorCode {
+  if (status === 400) return "InvalidArgument";
+  if (status === 401 || status === 403) return "PermissionDenied";
+  if (status === 404) return "NotFound";
+  if (status === 409) return "FailedPrecondition";
+  if (status === 503) return "Unavailable";
+  return "Internal";
+}
+
 /** Anything thrown as a BerthError (non-BerthErrors are Internal). */
 export function asBerthError(e: unknown): BerthError {
   if (e instanceof BerthError) return e;

@@ -21,15 +21,15 @@ export interface JSONMessage {
 
 const UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
 
-/** go-units HumanSize: decimal units, 4 significant digits ("3.4MB", "512B", "1.234kB"). */
-export function humanSize(n: number): string {
+/** go-units HumanSize: decimal units, `precision` significant digits ("3.4MB", "512B", "1.234kB"). */
+export function humanSize(n: number, precision = 4): string {
   let size = n;
   let i = 0;
   while (size >= 1000 && i < UNITS.length - 1) {
     size /= 1000;
     i++;
   }
-  return `${Number(size.toPrecision(4))}${UNITS[i]}`;
+  return `${Number(size.toPrecision(precision))}${UNITS[i]}`;
 }
 
 /** The progress text dockerd puts in `progress`: "[=====>      ]  1.2MB/3.4MB" (bar when the width allows). */
