@@ -177,9 +177,22 @@ export class ImageService {
   /** docker save: resolves every name first (NotFound before any byte is written), then streams the tar. */
   save(tenant: string, names: string[]): AsyncGenerator<Uint8Array> {
     if (!names.length) throw invalidArgument("names: no image named");
-    const ids = names.map((n) => this.inspect(tenant, n).id);
+    const ids = names.flatMap((n) => this.savedBy(tenant, n));
     for (const id of new Set(ids)) this.event(tenant, "save", id, id, this.labelsOf(tenant, id));
     return saveArchive(this.store, tenant, names);
+  }
+
+  /** The images `docker save NAME` writes: a bare repository name means every tag of it. */
+  private savedBy(tenant: string, name: string): string[] {
+    let r: ReturnType<typeof parseReference> | undefined;
+    try {
+      r = parseReference(name, { defaultTag: false });
+    } catch {}
+    if (r && r.tag === undefined && !r.digest) {
+      const ids = this.store.list(tenant, { all: true }).filter((i) => i.repoTags.some((t) => parseReference(t).name === r!.name)).map((i) => i.id);
+      if (ids.length) return ids;
+    }
+    return [this.inspect(tenant, name).id];
   }
 
   /** docker import: a rootfs tar as a one-layer image. */
