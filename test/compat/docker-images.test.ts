@@ -127,6 +127,41 @@ describe.skipIf(skip)("docker CLI against berthd: daemon", () => {
   });
 });
 
+describe.skipIf(skip)("berthd shutdown", () => {
+  test("SIGTERM lets an in-flight request finish, then exits 0 and removes its socket and pid file", async () => {
+    const b = await startBerthd();
+    try {
+      const archive = legacyDockerArchive([{ img: img2, tags: ["late/arrival:1"] }]);
+      let feed!: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) });
+      const pending = b.fetch("/v1.43/images/load?quiet=1", { method: "POST", body, headers: { "content-type": "application/x-tar" }, duplex: "half" } as RequestInit);
+      feed.enqueue(archive.subarray(0, 1024));
+      // the daemon has the request in hand once its log shows it busy at shutdown
+      await Bun.sleep(200);
+      b.proc.kill("SIGTERM");
+      for (let i = 0; !b.log().includes('"shutting down"') && i < 200; i++) await Bun.sleep(25);
+      expect(b.log()).toMatch(/"shutting down","inFlight":[1-9]/);
+      feed.enqueue(archive.subarray(1024));
+      feed.close();
+      const res = await pending;
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain("Loaded image: late/arrival:1");
+      expect(await b.proc.exited).toBe(0);
+      expect(existsSync(b.socket)).toBe(false);
+      expect(existsSync(join(b.execRoot, "berthd.pid"))).toBe(false);
+      // the database was closed cleanly: a new daemon on the same data root sees the image
+      const again = await startBerthd([], { dir: b.dir });
+      try {
+        expect((await again.docker(["image", "inspect", "--format", "{{.Id}}", "late/arrival:1"])).stdout.trim()).toBe(img2.id);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await b.cleanup();
+    }
+  });
+});
+
 describe.skipIf(skip)("docker CLI against berthd: images", () => {
   test("docker load of a docker-archive", async () => {
     const r = await d.docker(["load", "-i", join(work, "images.tar")]);
