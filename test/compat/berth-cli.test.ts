@@ -5,7 +5,7 @@
  * Debian's docker-registry on 127.0.0.1.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildImage, dir, file, legacyDockerArchive, tarOf } from "../unit/engine/fixtures.ts";
 import { BERTH, haveDocker, startBerthd, type Berthd } from "../helpers/berthd.ts";
@@ -29,6 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.cleanup();
   await reg?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe("berth CLI against berthd", () => {

@@ -8,7 +8,7 @@
  * login` (CA from the daemon's certs dir).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { sha256 } from "../../src/engine/images/blobs.ts";
@@ -60,6 +60,7 @@ afterAll(async () => {
   await d?.cleanup();
   await plain?.stop();
   await secure?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe.skipIf(skip)("docker CLI against berthd: daemon", () => {
@@ -123,6 +124,7 @@ describe.skipIf(skip)("docker CLI against berthd: daemon", () => {
       expect(existsSync(second.socket)).toBe(false);
       expect(existsSync(join(second.execRoot, "berthd.pid"))).toBe(false);
       await second.cleanup();
+      rmSync(other, { recursive: true, force: true });
     }
   });
 });
