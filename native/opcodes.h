@@ -134,6 +134,9 @@
 /* set_mempolicy(mode|flags, node bitmask (multiple of 8 bytes; empty = NULL))
    fields: u32 mode, bytes nodes */
 #define OP_MEMPOLICY 73
+/* first op of a monitored plan (native/monitor.c): open the log (host path; "" = none) and dir (host), listen on dir/attach.sock, make the stdio pipes, then fork the detached monitor (new session, subreaper; writes dir/monitor.pid and holds its flock; execs program, berth-monitor) after forking the worker that runs the rest of the plan with the pipes as stdio; the top exits 0. CLONE's parent in the worker hands the container's pid to the monitor and exits. flags: bit 0 keep stdin open (else /dev/null)
+   fields: str program, str dir, str log, u64 maxSize, u32 maxFiles, u32 flags */
+#define OP_MONITOR 80
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -196,6 +199,7 @@
   [OP_SCHED_ATTR] = "uUuuUUU", \
   [OP_CPU_AFFINITY] = "b", \
   [OP_MEMPOLICY] = "ub", \
+  [OP_MONITOR] = "sssUuu", \
 }
 
 #define OP_NAMES { \
@@ -243,6 +247,7 @@
   [71] = "SCHED_ATTR", \
   [72] = "CPU_AFFINITY", \
   [73] = "MEMPOLICY", \
+  [80] = "MONITOR", \
 }
 
 #endif

@@ -12,6 +12,8 @@ import { compilePlan } from "./plan/compile.ts";
 import { deviceCgroupRules } from "./plan/devices.ts";
 import { SYNC_TAG } from "./plan/opcodes.ts";
 import { launch, type Launched } from "./launch.ts";
+import type { MonitorPlan } from "./plan/monitor.ts";
+import { berthMonitorPath } from "./native.ts";
 import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRecord, type Status } from "./state.ts";
 import { createCgroupManager, loadCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
 import type { CgroupMountSource } from "./plan/compile.ts";
@@ -33,6 +35,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** foreground `run`: berth-init stays as the container's parent and exits with its status */
   stay?: boolean;
+  /** the engine's monitor parents the container, holds its stdio, writes its log and exit status */
+  monitor?: MonitorPlan;
 }
 
 export class Runtime {
@@ -91,6 +95,7 @@ export class Runtime {
       execFifo,
       noPivot: opts.noPivot,
       stay: opts.stay,
+      monitor: opts.monitor && { program: berthMonitorPath(), ...opts.monitor },
       preserveFds: opts.preserveFds,
       cgroupMounts: cgroupMountSources(cgroup),
       rootfsParentMount: mountPointOf(dirname(rootfs)),
@@ -113,6 +118,8 @@ export class Runtime {
       launched = await launch({
         plan,
         extraFds: Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
+        // the monitor gives the container its own stdio
+        stdio: opts.monitor ? ["ignore", "ignore", "ignore"] : undefined,
         onSync: (tag, pid) => {
           if (tag === SYNC_TAG.SETUP) {
             writeIdMaps(spec, pid);
@@ -133,6 +140,7 @@ export class Runtime {
         annotations: spec.annotations,
         cgroup: cgroup.toJSON(),
         config: spec,
+        ...(opts.monitor ? { monitor: opts.monitor } : {}),
       };
       this.store.save(rec);
       if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
