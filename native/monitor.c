@@ -82,7 +82,7 @@ static int listen_attach(int dirfd, const char *dir, struct err *e)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return fail(e, errno, "monitor socket");
-	mode_t old = umask(077);
+	mode_t old = umask(0177); /* 0600: connecting needs write permission */
 	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
 	umask(old);
 	if (r < 0 || listen(fd, 16) < 0) {

@@ -417,6 +417,9 @@ int monitor_main(int argc, char **argv)
 			if (reap(c, &status))
 				finish(c, status);
 		}
+		/* new clients first: one that connected before the output was read gets it */
+		if (pf[3].revents)
+			accept_clients();
 		if (pf[1].revents)
 			pump(1);
 		if (pf[2].revents)
@@ -427,7 +430,5 @@ int monitor_main(int argc, char **argv)
 		for (int i = m.ncl - 1; i >= 0; i--)
 			if (5 + i < n && pf[5 + i].fd == m.cl[i].fd && pf[5 + i].revents && client_read(i) < 0)
 				drop(i);
-		if (pf[3].revents)
-			accept_clients();
 	}
 }

@@ -142,11 +142,18 @@ export interface LogSource {
   finished: () => boolean;
 }
 
-/** The log's entries as the query selects them; with follow, until the monitor is done. */
-export async function* readLog(src: LogSource, q: LogQuery = {}): AsyncGenerator<LogEntry> {
+/**
+ * The log's entries as the query selects them; with follow, until the monitor
+ * is done. A bad query throws here, before anything is read.
+ */
+export function readLog(src: LogSource, q: LogQuery = {}): AsyncGenerator<LogEntry> {
   const since = q.since === undefined ? undefined : logTime(q.since, "since");
   const until = q.until === undefined ? undefined : logTime(q.until, "until");
   if (q.tail !== undefined && (!Number.isInteger(q.tail) || q.tail < 0)) throw invalidArgument(`tail: ${q.tail} is not a count`);
+  return entries(src, q, since, until);
+}
+
+async function* entries(src: LogSource, q: LogQuery, since: string | undefined, until: string | undefined): AsyncGenerator<LogEntry> {
   const wanted = (e: LogEntry) => (since === undefined || e.time >= since) && (until === undefined || e.time <= until);
   const past = (e: LogEntry) => until !== undefined && e.time > until;
 
