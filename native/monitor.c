@@ -99,29 +99,36 @@ static int nonblock(int fd)
 }
 
 /*
+ * In M, when the monitor cannot start after all: no container without its
+ * monitor. W, and C until its SETSID step, are in M's process group.
+ */
+static void __attribute__((noreturn)) abandon(void)
+{
+	kill(0, SIGKILL);
+	_exit(127);
+}
+
+/*
  * In M: put fds[i] at MFD_DIR + i (open across exec; a -1 leaves the slot
  * closed), close everything else above stderr, exec berth-monitor.
  */
-static void exec_monitor(int exe, const int fds[MFD_COUNT], char **argv)
+static void __attribute__((noreturn)) exec_monitor(int exe, const int fds[MFD_COUNT], char **argv)
 {
 	int high[MFD_COUNT];
 	for (int i = 0; i < MFD_COUNT; i++) /* first out of the way of the slots */
-		high[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 64);
-	for (int i = 0; i < MFD_COUNT; i++)
-		if (fds[i] >= 0 && high[i] < 0)
-			_exit(1);
+		if ((high[i] = fds[i] < 0 ? -1 : fcntl(fds[i], F_DUPFD_CLOEXEC, 64)) < 0 && fds[i] >= 0)
+			abandon();
 	int hexe = fcntl(exe, F_DUPFD_CLOEXEC, 64 + MFD_COUNT);
 	if (hexe < 0 || syscall(SYS_close_range, 3, 63, 0) < 0)
-		_exit(1);
+		abandon();
 	for (int i = 0; i < MFD_COUNT; i++)
 		if (high[i] >= 0 && dup2(high[i], MFD_DIR + i) < 0)
-			_exit(1);
-	int lo = MFD_DIR + MFD_COUNT, keep = hexe;
-	if (syscall(SYS_close_range, lo, keep - 1, 0) < 0 || syscall(SYS_close_range, keep + 1, ~0U, 0) < 0)
-		_exit(1);
+			abandon();
+	if (syscall(SYS_close_range, MFD_DIR + MFD_COUNT, hexe - 1, 0) < 0 || syscall(SYS_close_range, hexe + 1, ~0U, 0) < 0)
+		abandon();
 	char *env[] = { NULL };
 	syscall(SYS_execveat, hexe, "", argv, env, AT_EMPTY_PATH);
-	_exit(127);
+	abandon();
 }
 
 /* MONITOR(exe, dir, log, maxSize, maxFiles, flags). Returns 0 in W; M and the top never return. */
@@ -133,7 +140,8 @@ int monitor_step(const struct ins *in, int syncfd, struct err *e)
 	(void)syncfd; /* M closes it with everything else: the runtime's EOF comes from C */
 	if (flags & ~MON_OPEN_STDIN || max_files < 1)
 		return fail_msg(e, EINVAL, "monitor: bad flags 0x%x or max files %u", flags, max_files);
-	int exe = open(exe_path, O_PATH | O_CLOEXEC);
+	/* X_OK also fails on a noexec mount: the exec after the fork must not */
+	int exe = access(exe_path, X_OK) < 0 ? -1 : open(exe_path, O_PATH | O_CLOEXEC);
 	if (exe < 0)
 		return fail(e, errno, "monitor program \"%s\"", exe_path);
 	int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -199,10 +207,8 @@ int monitor_step(const struct ins *in, int syncfd, struct err *e)
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (chdir("/") < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) {
-		kill(w, SIGKILL);
-		_exit(1);
-	}
+	if (chdir("/") < 0 || null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		abandon();
 	const int fds[MFD_COUNT] = {
 		[MFD_DIR - MFD_DIR] = dirfd, [MFD_LOCK - MFD_DIR] = lockfd, [MFD_LISTEN - MFD_DIR] = lsock,
 		[MFD_OUT - MFD_DIR] = out[0], [MFD_ERR - MFD_DIR] = err[0], [MFD_IN - MFD_DIR] = inp[1],
@@ -214,6 +220,4 @@ int monitor_step(const struct ins *in, int syncfd, struct err *e)
 	snprintf(files, sizeof files, "%u", max_files);
 	char *argv[] = { "berth-monitor", wpid, max_size, files, (char *)logname, NULL };
 	exec_monitor(exe, fds, argv);
-	kill(w, SIGKILL); /* not reached unless the exec failed: take the container down with it */
-	_exit(127);
 }

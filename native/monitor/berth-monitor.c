@@ -292,10 +292,10 @@ static void __attribute__((noreturn)) finish(pid_t pid, int status)
 	struct timespec64 ts;
 	/* In a pid namespace the kernel has killed every writer before the init's
 	 * status is ready, so this reads to EOF; without one, a process left behind
-	 * may hold the pipes: take what is there (a pipe holds 64 KiB by default). */
-	for (int i = 0; i < 64 && m.out >= 0 && pump(1) > 0; i++)
+	 * may hold the pipes and go on writing: take what is there, up to 8 MiB a stream. */
+	for (int i = 0; i < 1024 && m.out >= 0 && pump(1) > 0; i++)
 		;
-	for (int i = 0; i < 64 && m.err >= 0 && pump(2) > 0; i++)
+	for (int i = 0; i < 1024 && m.err >= 0 && pump(2) > 0; i++)
 		;
 	now(&ts);
 	log_flush(1, &ts);
@@ -352,6 +352,8 @@ int monitor_main(int argc, char **argv)
 		sys_write(2, usage, sizeof usage - 1);
 		return 2;
 	}
+	/* the name ps shows, whatever the exec's file name was (execveat by fd names it after the fd on older kernels) */
+	SYS(__NR_prctl, 15 /* PR_SET_NAME */, "berth-monitor", 0, 0, 0, 0);
 	m.max_size = max_size;
 	m.max_files = max_files;
 	m.logname = argv[4];

@@ -6,7 +6,7 @@ import { closeSync, openSync, constants as fsc } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
 import { BerthError } from "../../errors.ts";
-import type { ExitStatus } from "./exit.ts";
+import { readExitStatus, type ExitStatus } from "./exit.ts";
 import { FILES } from "./layout.ts";
 import { FRAME, FrameDecoder, encodeFrame, resizePayload } from "./protocol.ts";
 import type { Stream } from "./log-format.ts";
@@ -19,7 +19,7 @@ export interface Output {
 export interface Attachment {
   /** the container's output; ends when the container has exited or the connection is gone */
   output: AsyncIterable<Output>;
-  /** the exit status (the monitor sends it last), or null if the connection ended without one */
+  /** the exit status (the monitor sends it last), or null if the connection ended while the container runs */
   exit: Promise<ExitStatus | null>;
   /** bytes for the container's stdin (dropped by the monitor unless it keeps stdin open) */
   write(data: Uint8Array | string): void;
@@ -54,6 +54,12 @@ export function attach(dir: string): Promise<Attachment> {
     const end = () => {
       if (ended) return;
       ended = true;
+      // dropped as a slow reader just as it ended: the status is in exit.json
+      if (!exitStatus) {
+        try {
+          exitStatus = readExitStatus(dir);
+        } catch {}
+      }
       settleExit(exitStatus);
       notify?.();
     };
