@@ -165,7 +165,7 @@ export class MonitoredContainer {
   }
 
   /** Live output and stdin. */
-  attach(): Promise<Attachment> {
+  async attach(): Promise<Attachment> {
     if (this.state() !== "running") throw new BerthError("FailedPrecondition", `container "${this.id}" is not running`);
     return attach(this.dir);
   }
