@@ -326,6 +326,22 @@ d("monitor: attach", () => {
     expect(await good.exit).toMatchObject({ exitCode: 0 });
     await c.wait();
   });
+
+  test("a client that stops reading is disconnected; the container is never held up and the log has everything", async () => {
+    // 40000 lines of 100 bytes: far more than a socket buffer
+    const c = await start(`sleep 0.3; yes ${"x".repeat(99)} | head -n 40000; echo done`);
+    const stuck = createConnection({ path: join(c.dir, "attach.sock") });
+    stuck.on("error", () => {});
+    const closed = new Promise<void>((r) => stuck.on("close", () => r()));
+    stuck.on("connect", () => stuck.pause()); // never reads
+    expect(await c.wait()).toMatchObject({ exitCode: 0 });
+    const out = texts(await entries(c), "stdout");
+    expect(out.length).toBe(40001);
+    expect(out.slice(0, 40000).every((l) => l === "x".repeat(99) + "\n")).toBe(true);
+    expect(out[40000]).toBe("done\n");
+    stuck.resume();
+    await closed; // dropped by the monitor (or closed at its exit)
+  });
 });
 
 d("monitor: what the container can reach", () => {
