@@ -397,6 +397,7 @@ d("monitor: bad input", () => {
     // a log in a directory that does not exist: berth-init's error, nothing left running
     await expect(startMonitored({ runtime: rt, execRoot, id, bundle: b.dir, log: { path: "/nonexistent-dir/x.log" } })).rejects.toThrow(/monitor log directory/);
     expect(rt.store.exists(id)).toBe(false);
+    expect(recover(execRoot).map((c) => c.id)).not.toContain(id);
     expect(monitorsUnder(execRoot)).toEqual(before);
   });
 

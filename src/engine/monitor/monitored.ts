@@ -51,10 +51,16 @@ export async function startMonitored(opts: StartOptions): Promise<MonitoredConta
   // Written first: whatever happens next, a restarted engine can find this directory's parts.
   const cfg: MonitorConfig = { id: create.id, runtimeRoot: runtime.store.root, log, openStdin: Boolean(openStdin), started: new Date().toISOString() };
   writeConfig(dir, cfg);
-  await runtime.create({
-    ...create,
-    monitor: { dir, log: log?.path, maxSize: log?.maxSize, maxFiles: log?.maxFiles, openStdin: cfg.openStdin },
-  });
+  try {
+    await runtime.create({
+      ...create,
+      monitor: { dir, log: log?.path, maxSize: log?.maxSize, maxFiles: log?.maxFiles, openStdin: cfg.openStdin },
+    });
+  } catch (e) {
+    // nothing runs: nothing for recover() to find (a log of an earlier run stays)
+    rmSync(join(dir, FILES.config), { force: true });
+    throw e;
+  }
   const c = new MonitoredContainer(dir, cfg);
   if (start ?? true) runtime.start(create.id);
   return c;
