@@ -20,10 +20,12 @@
  *                      without a terminal)
  *   monitor -> client: 1 STDOUT, 2 STDERR (live output from connect time on),
  *                      3 EXIT (exit.json's text, last, then the connection closes)
- * A client that cannot take a whole frame at once (its socket buffer is full)
- * is disconnected: the container never waits for a reader; the log has it all.
- * Anything else from a client (an unknown type, a RESIZE not 4 bytes long)
- * disconnects it.
+ * As with docker attach, an attached stream loses nothing: while a client has
+ * not taken its frame, no more output is read, so a slow reader slows the
+ * container down (a client that stops reading holds it until it disconnects);
+ * the log waits with it. After the container's exit, clients get 2 seconds to
+ * take the rest. Anything else from a client (an unknown type, a RESIZE not 4
+ * bytes long) disconnects it. Up to 64 clients.
  */
 #include "nolibc.h"
 #include "fds.h"
@@ -44,6 +46,8 @@ struct client {
 	unsigned hlen;       /* header bytes read */
 	unsigned left;       /* payload bytes still to come */
 	unsigned char small[4];
+	int slot;            /* its buffer in m.obuf */
+	unsigned olen, ooff; /* output it has not taken yet */
 };
 
 static struct {
@@ -56,6 +60,9 @@ static struct {
 	size_t llen[2];
 	struct client cl[MAX_CLIENTS];
 	int ncl;
+	unsigned long long slots; /* m.obuf in use */
+	/* a frame a client could not take at once; resident only once used */
+	unsigned char obuf[MAX_CLIENTS][8 + IOBUF];
 	unsigned char pend[IOBUF]; /* stdin bytes the pipe did not take yet */
 	size_t plen, poff;
 	char buf[IOBUF];
@@ -162,20 +169,102 @@ static void log_flush(int s, const struct timespec64 *ts)
 
 /* ---- attach clients ---- */
 
+static int again(ssize_t r)
+{
+	return r == -EAGAIN || r == -EINTR;
+}
+
 static void drop(int i)
 {
 	sys_close(m.cl[i].fd);
+	m.slots &= ~(1ULL << m.cl[i].slot);
 	m.cl[i] = m.cl[--m.ncl];
 }
 
+/*
+ * Output goes to every client as it is read. A client that cannot take a
+ * whole frame keeps the rest in its buffer, and no more output is read until
+ * every client has taken its frame: as with docker attach, a slow reader slows
+ * the container down and an attached stream loses nothing. (Once the container
+ * has exited, a client gets a deadline; see finish.)
+ */
 static void broadcast(int type, const void *p, size_t n)
 {
 	unsigned char h[8] = { type, 0, 0, 0, n >> 24, n >> 16, n >> 8, n };
 	struct iovec iov[2] = { { h, 8 }, { (void *)p, n } };
-	/* SIGPIPE is ignored (berth-init set it so before exec): a gone client is EPIPE */
-	for (int i = m.ncl - 1; i >= 0; i--)
-		if (sys_writev(m.cl[i].fd, iov, 2) != (ssize_t)(8 + n))
-			drop(i); /* too slow, or gone: never hold the container up */
+	for (int i = m.ncl - 1; i >= 0; i--) {
+		struct client *c = &m.cl[i];
+		/* SIGPIPE is ignored (berth-init set it so before exec): a gone client is EPIPE */
+		ssize_t w = sys_writev(c->fd, iov, 2);
+		if (again(w))
+			w = 0;
+		if (w < 0) {
+			drop(i);
+			continue;
+		}
+		if ((size_t)w == 8 + n)
+			continue;
+		unsigned char *b = m.obuf[c->slot];
+		size_t k = 0;
+		for (size_t j = w; j < 8; j++)
+			b[k++] = h[j];
+		memcpy(b + k, (const char *)p + (w > 8 ? w - 8 : 0), n - (w > 8 ? w - 8 : 0));
+		c->olen = 8 + n - w;
+		c->ooff = 0;
+	}
+}
+
+/* Send client i what it has not taken; -1 if it must be dropped. */
+static int client_flush(int i)
+{
+	struct client *c = &m.cl[i];
+	while (c->ooff < c->olen) {
+		ssize_t w = sys_write(c->fd, m.obuf[c->slot] + c->ooff, c->olen - c->ooff);
+		if (again(w))
+			return 0;
+		if (w < 0)
+			return -1;
+		c->ooff += w;
+	}
+	c->olen = c->ooff = 0;
+	return 0;
+}
+
+static int held(void)
+{
+	for (int i = 0; i < m.ncl; i++)
+		if (m.cl[i].olen)
+			return 1;
+	return 0;
+}
+
+static long long monotonic_ms(void)
+{
+	struct timespec64 ts;
+	SYS(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts, 0, 0, 0, 0);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until every client has taken its output; past deadline (monotonic ms), drop who has not. */
+static void flush_until(long long deadline)
+{
+	struct pollfd pf[MAX_CLIENTS];
+	while (held()) {
+		long long left = deadline - monotonic_ms();
+		int n = 0;
+		for (int i = 0; i < m.ncl; i++)
+			pf[n++] = (struct pollfd){ m.cl[i].olen ? m.cl[i].fd : -1, POLLOUT, 0 };
+		struct timespec64 t = { left > 0 ? left / 1000 : 0, left > 0 ? left % 1000 * 1000000 : 0 };
+		if (left <= 0 || SYS(__NR_ppoll, pf, n, &t, 0, 0, 0) == 0) {
+			for (int i = m.ncl - 1; i >= 0; i--)
+				if (m.cl[i].olen)
+					drop(i);
+			return;
+		}
+		for (int i = n - 1; i >= 0; i--)
+			if (pf[i].revents && client_flush(i) < 0)
+				drop(i);
+	}
 }
 
 static void stdin_close(void)
@@ -201,11 +290,6 @@ static int stdin_flush(void)
 	}
 	m.plen = m.poff = 0;
 	return 0;
-}
-
-static int again(ssize_t r)
-{
-	return r == -EAGAIN || r == -EINTR;
 }
 
 /* Read what client i sent; returns -1 if it must be dropped. */
@@ -259,7 +343,9 @@ static void accept_clients(void)
 			sys_close(fd);
 			continue;
 		}
-		m.cl[m.ncl++] = (struct client){ .fd = fd };
+		int slot = __builtin_ctzll(~m.slots); /* a free one: fewer clients than slots */
+		m.slots |= 1ULL << slot;
+		m.cl[m.ncl++] = (struct client){ .fd = fd, .slot = slot };
 	}
 }
 
@@ -292,11 +378,16 @@ static void __attribute__((noreturn)) finish(pid_t pid, int status)
 	struct timespec64 ts;
 	/* In a pid namespace the kernel has killed every writer before the init's
 	 * status is ready, so this reads to EOF; without one, a process left behind
-	 * may hold the pipes and go on writing: take what is there, up to 8 MiB a stream. */
-	for (int i = 0; i < 1024 && m.out >= 0 && pump(1) > 0; i++)
-		;
-	for (int i = 0; i < 1024 && m.err >= 0 && pump(2) > 0; i++)
-		;
+	 * may hold the pipes and go on writing: take what is there, up to 8 MiB a stream.
+	 * Clients get 2 seconds in all to take what is theirs, then are dropped. */
+	long long deadline = monotonic_ms() + 2000; /* for clients, now that the container is gone */
+	for (int s = 1; s <= 2; s++)
+		for (int i = 0; i < 1024 && (s == 1 ? m.out : m.err) >= 0; i++) {
+			flush_until(deadline);
+			if (pump(s) <= 0)
+				break;
+		}
+	flush_until(deadline);
 	now(&ts);
 	log_flush(1, &ts);
 	log_flush(2, &ts);
@@ -324,6 +415,7 @@ static void __attribute__((noreturn)) finish(pid_t pid, int status)
 			sys_renameat(MFD_DIR, "exit.json.tmp", MFD_DIR, "exit.json");
 	}
 	broadcast(F_EXIT, json, n);
+	flush_until(deadline + 1000);
 	while (m.ncl)
 		drop(0);
 	sys_unlinkat(MFD_DIR, "attach.sock");
@@ -402,14 +494,17 @@ int monitor_main(int argc, char **argv)
 
 	struct pollfd pf[5 + MAX_CLIENTS];
 	for (;;) {
-		int n = 0, blocked = m.plen > m.poff;
+		/* stdin waiting for the pipe: no more from clients; output waiting for a client: no more output */
+		int blocked = m.plen > m.poff, hold = held(), n = 0;
 		pf[n++] = (struct pollfd){ sfd, POLLIN, 0 };
-		pf[n++] = (struct pollfd){ m.out, POLLIN, 0 }; /* a negative fd is skipped */
-		pf[n++] = (struct pollfd){ m.err, POLLIN, 0 };
+		pf[n++] = (struct pollfd){ hold ? -1 : m.out, POLLIN, 0 }; /* a negative fd is skipped */
+		pf[n++] = (struct pollfd){ hold ? -1 : m.err, POLLIN, 0 };
 		pf[n++] = (struct pollfd){ MFD_LISTEN, POLLIN, 0 };
 		pf[n++] = (struct pollfd){ blocked ? m.in : -1, POLLOUT, 0 };
-		for (int i = 0; i < m.ncl; i++)
-			pf[n++] = (struct pollfd){ blocked ? -1 : m.cl[i].fd, POLLIN, 0 };
+		for (int i = 0; i < m.ncl; i++) {
+			short ev = (blocked ? 0 : POLLIN) | (m.cl[i].olen ? POLLOUT : 0);
+			pf[n++] = (struct pollfd){ ev ? m.cl[i].fd : -1, ev, 0 };
+		}
 		if (sys_ppoll(pf, n) < 0)
 			continue; /* EINTR */
 		if (pf[0].revents) {
@@ -429,8 +524,12 @@ int monitor_main(int argc, char **argv)
 		if (pf[4].revents)
 			stdin_flush();
 		/* from the last: a drop moves the last client into the hole */
-		for (int i = m.ncl - 1; i >= 0; i--)
-			if (5 + i < n && pf[5 + i].fd == m.cl[i].fd && pf[5 + i].revents && client_read(i) < 0)
+		for (int i = m.ncl - 1; i >= 0; i--) {
+			struct pollfd *p = &pf[5 + i];
+			if (5 + i >= n || p->fd != m.cl[i].fd || !p->revents)
+				continue;
+			if ((m.cl[i].olen && client_flush(i) < 0) || (p->events & POLLIN && client_read(i) < 0))
 				drop(i);
+		}
 	}
 }

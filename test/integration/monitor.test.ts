@@ -18,7 +18,7 @@ import { Runtime } from "../../src/runtime/container.ts";
 import { setChildSubreaper } from "../../src/runtime/sys/reaper.ts";
 import { BerthError } from "../../src/errors.ts";
 import { openMonitored, recover, startMonitored, type LogEntry, type LogOptions, type MonitoredContainer } from "../../src/engine/monitor/index.ts";
-import { FRAME, encodeFrame } from "../../src/engine/monitor/protocol.ts";
+import { FRAME, FrameDecoder, encodeFrame } from "../../src/engine/monitor/protocol.ts";
 
 const d = isRoot ? describe : describe.skip;
 const BUN = process.execPath;
@@ -327,20 +327,69 @@ d("monitor: attach", () => {
     await c.wait();
   });
 
-  test("a client that stops reading is disconnected; the container is never held up and the log has everything", async () => {
-    // 40000 lines of 100 bytes: far more than a socket buffer
-    const c = await start(`sleep 0.3; yes ${"x".repeat(99)} | head -n 40000; echo done`);
+  // 40000 lines of 100 bytes: far more than a socket buffer and a pipe hold
+  const flood = `sleep 0.3; yes ${"x".repeat(99)} | head -n 40000; echo done`;
+  const floodBytes = 40000 * 100 + 5;
+
+  test("a slow client gets every byte: the container waits for it, as with docker attach", async () => {
+    const c = await start(flood);
+    const sock = createConnection({ path: join(c.dir, "attach.sock") });
+    const decoder = new FrameDecoder();
+    let stdout = 0;
+    let exit = "";
+    sock.on("data", (d: Buffer) => {
+      for (const f of decoder.push(d)) {
+        if (f.type === FRAME.STDOUT) stdout += f.payload.length;
+        if (f.type === FRAME.EXIT) exit = dec.decode(f.payload);
+      }
+    });
+    const closed = new Promise<void>((r) => sock.on("close", () => r()));
+    sock.on("connect", () => {
+      sock.pause(); // falls behind at once, catches up later
+      setTimeout(() => sock.resume(), 500);
+    });
+    // and through the library, whose consumer starts late
+    const a = await c.attach();
+    await Bun.sleep(300);
+    let viaLib = 0;
+    for await (const o of a.output) viaLib += o.data.length;
+    expect(await c.wait()).toMatchObject({ exitCode: 0 });
+    await closed;
+    expect(stdout).toBe(floodBytes);
+    expect(viaLib).toBe(floodBytes);
+    expect(JSON.parse(exit)).toMatchObject({ exitCode: 0 });
+    expect(await a.exit).toMatchObject({ exitCode: 0 });
+  });
+
+  test("a client that stops reading holds the output until it disconnects; the log loses nothing", async () => {
+    const c = await start(flood);
     const stuck = createConnection({ path: join(c.dir, "attach.sock") });
     stuck.on("error", () => {});
-    const closed = new Promise<void>((r) => stuck.on("close", () => r()));
     stuck.on("connect", () => stuck.pause()); // never reads
+    const log = c.config.log!.path;
+    expect(await waitFor(() => existsSync(log) && statSync(log).size > 100_000, 20_000)).toBe(true);
+    // 4 MB cannot have gone through the buffers of a client that reads nothing
+    expect(c.state()).toBe("running");
+    stuck.destroy();
     expect(await c.wait()).toMatchObject({ exitCode: 0 });
     const out = texts(await entries(c), "stdout");
     expect(out.length).toBe(40001);
     expect(out.slice(0, 40000).every((l) => l === "x".repeat(99) + "\n")).toBe(true);
     expect(out[40000]).toBe("done\n");
-    stuck.resume();
-    await closed; // dropped by the monitor (or closed at its exit)
+  });
+
+  test("a client that stops reading cannot keep the monitor from recording the exit", async () => {
+    const c = await start(flood);
+    const stuck = createConnection({ path: join(c.dir, "attach.sock") });
+    stuck.on("error", () => {});
+    stuck.on("connect", () => stuck.pause());
+    const log = c.config.log!.path;
+    expect(await waitFor(() => existsSync(log) && statSync(log).size > 100_000, 20_000)).toBe(true);
+    rt.kill(c.id, 9);
+    // the monitor gives the client a deadline, then drops it, writes the status and exits
+    expect(await c.wait()).toMatchObject({ exitCode: 137, signal: 9 });
+    expect(c.monitorAlive()).toBe(false);
+    stuck.destroy();
   });
 });
 

@@ -17,7 +17,11 @@ export interface Output {
 }
 
 export interface Attachment {
-  /** the container's output; ends when the container has exited or the connection is gone */
+  /**
+   * The container's output; ends when the container has exited or the
+   * connection is gone. Consume it (or close): as with docker attach, output
+   * that is not taken holds the container back.
+   */
   output: AsyncIterable<Output>;
   /** the exit status (the monitor sends it last), or null if the connection ended while the container runs */
   exit: Promise<ExitStatus | null>;
@@ -30,6 +34,9 @@ export interface Attachment {
   /** disconnect; the container goes on */
   close(): void;
 }
+
+const HIGH = 1 << 20;
+const LOW = 256 << 10;
 
 /** sun_path holds 107 bytes: a longer path is reached through a directory fd. */
 function connectPath(dir: string): { path: string; fd?: number } {
@@ -63,12 +70,17 @@ export function attach(dir: string): Promise<Attachment> {
       settleExit(exitStatus);
       notify?.();
     };
+    // Backpressure: past HIGH queued bytes we stop reading the socket, so the
+    // monitor holds the container's output until the consumer catches up.
+    let queued = 0;
     sock.on("data", (d: Buffer) => {
       for (const f of decoder.push(d)) {
-        if (f.type === FRAME.STDOUT || f.type === FRAME.STDERR)
+        if (f.type === FRAME.STDOUT || f.type === FRAME.STDERR) {
           queue.push({ stream: f.type === FRAME.STDOUT ? "stdout" : "stderr", data: f.payload });
-        else if (f.type === FRAME.EXIT) exitStatus = JSON.parse(new TextDecoder().decode(f.payload)) as ExitStatus;
+          queued += f.payload.length;
+        } else if (f.type === FRAME.EXIT) exitStatus = JSON.parse(new TextDecoder().decode(f.payload)) as ExitStatus;
       }
+      if (queued > HIGH) sock.pause();
       notify?.();
     });
     sock.on("close", end);
@@ -89,7 +101,12 @@ export function attach(dir: string): Promise<Attachment> {
         output: {
           async *[Symbol.asyncIterator]() {
             for (;;) {
-              while (queue.length) yield queue.shift()!;
+              while (queue.length) {
+                const o = queue.shift()!;
+                queued -= o.data.length;
+                if (queued < LOW && sock.isPaused()) sock.resume();
+                yield o;
+              }
               if (ended) return;
               await new Promise<void>((r) => (notify = r));
               notify = undefined;
