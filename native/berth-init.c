@@ -477,8 +477,10 @@ static int do_clone(uint64_t flags, uint32_t stay, struct err *e)
 	send_u32(MSG_PID, (uint32_t)pid);
 	close(gate[0]);
 	close(gate[1]);
-	if (!stay)
+	if (!stay) {
+		monitor_cloned(pid); /* under a monitor: it becomes the container's parent */
 		_exit(0);
+	}
 
 	/* The waiting parent says nothing more; the runtime's EOF comes from the child. */
 	close(syncfd);
@@ -1008,6 +1010,8 @@ static int run(struct ins *in, struct err *e)
 	case OP_OPEN_TREE:
 	case OP_MOVE_MOUNT:
 		return idmap_step(in, e);
+	case OP_MONITOR:
+		return monitor_step(in, syncfd, e);
 	case OP_PERSONALITY:
 	case OP_IOPRIO:
 	case OP_SCHED_ATTR:

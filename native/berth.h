@@ -49,6 +49,11 @@ int idmap_step(const struct ins *in, struct err *e);
 int feature_step(const struct ins *in, struct err *e);
 int link_up(const char *name, struct err *e);
 
+/* Monitor mode (native/monitor.c): MONITOR returns 0 only in the process that
+ * runs the rest of the plan; CLONE's parent there reports the container's pid. */
+int monitor_step(const struct ins *in, int syncfd, struct err *e);
+void monitor_cloned(pid_t pid);
+
 /*
  * Path resolution inside a root directory (resolve.c). rootfd is an O_PATH
  * directory fd; path is taken relative to it whether or not it starts with '/'.

@@ -149,6 +149,9 @@
 /* chroot into rootfs and chdir /: the root switch of a container without its own mount namespace (pivot_root or MS_MOVE would change the host's mounts)
    fields: str rootfs */
 #define OP_CHROOT 53
+/* first op of a monitored plan (native/monitor.c): open the log (host path; "" = none) and dir (host), listen on dir/attach.sock, make the stdio pipes, then fork the detached monitor (new session, subreaper; writes dir/monitor.pid and holds its flock; execs program, berth-monitor) after forking the worker that runs the rest of the plan with the pipes as stdio; the top exits 0. CLONE's parent in the worker hands the container's pid to the monitor and exits. flags: bit 0 keep stdin open (else /dev/null)
+   fields: str program, str dir, str log, u64 maxSize, u32 maxFiles, u32 flags */
+#define OP_MONITOR 80
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -216,6 +219,7 @@
   [OP_START_STATUS] = "s", \
   [OP_FAIL] = "s", \
   [OP_CHROOT] = "s", \
+  [OP_MONITOR] = "sssUuu", \
 }
 
 #define OP_NAMES { \
@@ -268,6 +272,7 @@
   [51] = "START_STATUS", \
   [52] = "FAIL", \
   [53] = "CHROOT", \
+  [80] = "MONITOR", \
 }
 
 #endif

@@ -14,6 +14,8 @@ import { MSG, OPS, SYNC_TAG } from "./plan/opcodes.ts";
 import { initError, launch, type Launched } from "./launch.ts";
 import { runHooks, type Warn } from "./hooks.ts";
 import { hostLsm } from "./lsm.ts";
+import type { MonitorPlan } from "./plan/monitor.ts";
+import { berthMonitorPath } from "./native.ts";
 import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRecord, type Status } from "./state.ts";
 import { createCgroupManager, loadCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
 import type { CgroupMountSource } from "./plan/compile.ts";
@@ -35,6 +37,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** foreground `run`: berth-init stays as the container's parent and exits with its status */
   stay?: boolean;
+  /** the engine's monitor parents the container, holds its stdio, writes its log and exit status */
+  monitor?: MonitorPlan;
 }
 
 export interface RuntimeOptions {
@@ -102,6 +106,7 @@ export class Runtime {
       startStatus,
       noPivot: opts.noPivot,
       stay: opts.stay,
+      monitor: opts.monitor && { program: berthMonitorPath(), ...opts.monitor },
       preserveFds: opts.preserveFds,
       cgroupMounts: cgroupMountSources(cgroup),
       rootfsParentMount: mountPointOf(dirname(rootfs)),
@@ -131,6 +136,7 @@ export class Runtime {
       cgroup: cgroup.toJSON(),
       config: spec,
       ...(mountsBefore ? { mountsBefore } : {}),
+      ...(opts.monitor ? { monitor: opts.monitor } : {}),
     });
     try {
       mkfifo(execFifo, 0o622);
@@ -142,6 +148,8 @@ export class Runtime {
       launched = await launch({
         plan,
         extraFds: Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
+        // the monitor gives the container its own stdio
+        stdio: opts.monitor ? ["ignore", "ignore", "ignore"] : undefined,
         onSync: async (tag, pid) => {
           if (tag === SYNC_TAG.SETUP) {
             writeIdMaps(spec, pid);

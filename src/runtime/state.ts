@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join } from "node:path";
 import type { Spec } from "../oci/runtime-spec.ts";
 import type { CgroupState } from "./cgroups/manager.ts";
+import type { MonitorPlan } from "./plan/monitor.ts";
 import { BerthError, alreadyExists, invalidArgument, notFound, wrapError } from "../errors.ts";
 import { flock, LOCK_EX } from "./sys/libc.ts";
 import { stringifyJson } from "../oci/validate.ts";
@@ -31,6 +32,8 @@ export interface ContainerRecord {
    * of the mounts below the rootfs before it was created (delete unmounts the rest).
    */
   mountsBefore?: number[];
+  /** set when the engine's monitor parents the container */
+  monitor?: MonitorPlan;
 }
 
 export const DEFAULT_ROOT = "/run/berth-runtime";

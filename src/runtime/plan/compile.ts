@@ -16,6 +16,7 @@ import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
 import { checkMapWriter, checkUserNamespace, denySetgroups, enterUserNamespace, inUserNamespace, type MapWriter } from "./userns.ts";
 import { hostTrees, prepareHostTrees, type HostTree } from "./host-trees.ts";
 import { processFeatures, resetAffinity } from "./process-features.ts";
+import { monitorInstr, type MonitorPlan } from "./monitor.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import { hasHooks, hookInstructions } from "../hooks.ts";
 import type { HostLsm } from "../lsm.ts";
@@ -49,6 +50,8 @@ export interface PlanContext {
   noPivot?: boolean;
   /** berth-init's parent waits for the container and exits with its status (foreground run) */
   stay?: boolean;
+  /** the engine's monitor becomes the container's parent (plan/monitor.ts); excludes stay */
+  monitor?: MonitorPlan;
   /** number of caller fds (from 3) passed through to the container */
   preserveFds?: number;
   /** hierarchies to show at a `cgroup` mount */
@@ -119,6 +122,10 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   // In a user namespace the init may not reach a bind source: the runtime's side opens them.
   const trees = hostTrees(spec, mounts, ctx.bundle, anyNs("user") && newNs("mount") && writer.privileged);
 
+  if (ctx.monitor) {
+    if (ctx.stay) throw invalidArgument("monitor: a monitored container has no waiting parent (stay)");
+    plan.push(monitorInstr(ctx.monitor, spec));
+  }
   // ---- berth-init, before the fork: mount trees prepared with the runtime's privileges,
   // join namespaces (user first), time ns offsets.
   plan.push(...prepareHostTrees(trees));

@@ -132,6 +132,12 @@ export const OPS = {
     fields: [["rootfs", "str"]],
     doc: "chroot into rootfs and chdir /: the root switch of a container without its own mount namespace (pivot_root or MS_MOVE would change the host's mounts)",
   },
+  // ---- 80-89: monitor mode (native/monitor.c; the engine's per-container monitor) ----
+  MONITOR: {
+    code: 80,
+    fields: [["program", "str"], ["dir", "str"], ["log", "str"], ["maxSize", "u64"], ["maxFiles", "u32"], ["flags", "u32"]],
+    doc: "first op of a monitored plan (native/monitor.c): open the log (host path; \"\" = none) and dir (host), listen on dir/attach.sock, make the stdio pipes, then fork the detached monitor (new session, subreaper; writes dir/monitor.pid and holds its flock; execs program, berth-monitor) after forking the worker that runs the rest of the plan with the pipes as stdio; the top exits 0. CLONE's parent in the worker hands the container's pid to the monitor and exits. flags: bit 0 keep stdin open (else /dev/null)",
+  },
 } as const satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof OPS;
@@ -145,10 +151,13 @@ export const Where = { HOST: 0, ROOT_DIR: 1, ROOT_FILE: 2, ROOT: 3 } as const;
  *   ---------------------------------------------------------------------------
  *   spawn(berth-init, sync fd) ──►
  *   MSG_PLAN(records) ─────────────► read plan
+ *                                    (MONITOR, first: fork the monitor,
+ *                                     which forks the rest; top exits 0)
  *                                    SETNS / UNSHARE / WRITE_FILE
  *                                    CLONE ─────────────────────► (child)
  *          ◄──────────────────────── MSG_PID(child pid)
- *                                    exit 0, or wait (stay)
+ *                                    exit 0, or wait (stay), or
+ *                                    hand the pid to the monitor and exit
  *          ◄──────────────────────────────────────────────────── MSG_SYNC(IDMAP)
  *   write uid_map/gid_map, join
  *   cgroup
