@@ -110,3 +110,40 @@ export async function rulesMentioning(needles: string[]): Promise<string[]> {
   const r = await run(["iptables-save"]);
   return r.stdout.split("\n").filter((l) => !l.startsWith("#") && needles.some((n) => n && l.includes(n)));
 }
+
+/**
+ * Remove the iptables rules CNI plugins tagged with this attachment's comment
+ * (`name: "<network>" id: "<container>"`, as the bridge plugin's masquerade
+ * and portmap's DNAT rules are), and the per-attachment chains they jumped
+ * to once empty. Needed because the bridge plugin's DEL returns before
+ * removing its masquerade rules when the network namespace is already gone
+ * (a container's /proc/<pid>/ns/net after it died, or after a crash).
+ * Returns how many rules were removed.
+ */
+export async function scrubAttachmentRules(cniName: string, containerId: string): Promise<number> {
+  const mark = `name: "${cniName}" id: "${containerId}"`;
+  const save = await run(["iptables-save"]);
+  if (save.code !== 0) return 0;
+  let table = "";
+  const hits: { table: string; args: string[] }[] = [];
+  for (const line of save.stdout.split("\n")) {
+    if (line.startsWith("*")) table = line.slice(1).trim();
+    if (!line.startsWith("-A ")) continue;
+    const args = splitRule(line);
+    if (args.some((a) => a.endsWith(mark))) hits.push({ table, args });
+  }
+  let n = 0;
+  const chains = new Set<string>();
+  for (const h of hits) {
+    const j = h.args.indexOf("-j");
+    const target = j >= 0 ? h.args[j + 1] : undefined;
+    if (target?.startsWith("CNI-") && !["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ", "CNI-FORWARD", "CNI-ADMIN"].includes(target)) chains.add(`${h.table}\t${target}`);
+    if ((await run([...IPT, "-t", h.table, "-D", ...h.args.slice(1)])).code === 0) n++;
+  }
+  for (const c of chains) {
+    const [t, chain] = c.split("\t") as [string, string];
+    await run([...IPT, "-t", t, "-F", chain]);
+    await run([...IPT, "-t", t, "-X", chain]);
+  }
+  return n;
+}

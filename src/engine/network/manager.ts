@@ -29,7 +29,7 @@ import { primaryIPv4, type NetConfList } from "./cni/types.ts";
 import { bridgeConfList, checkMtu, cniNameFor } from "./conflist.ts";
 import { DnsRegistry, DnsServer, parseUpstream, type Upstream } from "./dns.ts";
 import { hostnameFile, hostsFile, resolvConf, upstreamServers } from "./etc-files.ts";
-import { addInternalRules, removeNetworkRules } from "./firewall.ts";
+import { addInternalRules, removeNetworkRules, scrubAttachmentRules } from "./firewall.ts";
 import { hostRoutes, linkExists } from "./host.ts";
 import { parseCidr, parseIfAddr, type Cidr } from "./ipnet.ts";
 import { Mutex } from "./lock.ts";
@@ -302,10 +302,11 @@ export class NetworkManager {
     this.confDir.remove(n.cniName);
   }
 
-  remove(tenant: string, ref: string): Promise<void> {
+  /** Remove a network without endpoints. The default network only with `removeDefault` (tenant removal). */
+  remove(tenant: string, ref: string, opts: { removeDefault?: boolean } = {}): Promise<void> {
     return this.lock.run(async () => {
       const n = this.get(tenant, ref);
-      if (n.isDefault) throw new BerthError("PermissionDenied", `${n.name} is a pre-defined network and cannot be removed`);
+      if (n.isDefault && !opts.removeDefault) throw new BerthError("PermissionDenied", `${n.name} is a pre-defined network and cannot be removed`);
       if (n.external) throw new BerthError("PermissionDenied", `network ${n.name} is defined by ${n.options["berth.cni.conflist"]}: remove that file to remove it`);
       const eps = this.store.endpoints({ networkId: n.id });
       if (eps.length) throw new BerthError("FailedPrecondition", `error while removing network: network ${n.name} id ${n.id} has active endpoints`);
@@ -412,13 +413,18 @@ export class NetworkManager {
     }
     const caps: Record<string, unknown> = {};
     if (ports.length) caps.portMappings = portMappings(ports);
+    let addList = list;
     if (staticIp && n.subnet) {
       caps.ips = [`${staticIp}/${parseCidr(n.subnet).prefix}`];
-      if (n.ipRange) caps.ipRanges = [[{ subnet: n.subnet, gateway: n.gateway }]];
+      // docker allows a static address anywhere in the subnet, outside --ip-range too;
+      // host-local only hands out addresses of its ranges (and runtimeConfig.ipRanges
+      // are added to them, not put in their place), so this attachment's conflist has
+      // the whole subnet as its range. DEL uses the cached conflist.
+      if (n.ipRange) addList = bridgeConfList({ ...n, ipRange: undefined }, { ipamDir: this.ipamDir });
     }
     let result;
     try {
-      result = await this.cni.add(list, { containerId: req.containerId, netns: req.netns, ifName, capabilityArgs: caps, args: [["IgnoreUnknown", "1"]] });
+      result = await this.cni.add(addList, { containerId: req.containerId, netns: req.netns, ifName, capabilityArgs: caps, args: [["IgnoreUnknown", "1"]] });
     } catch (e) {
       for (const h of held) h.release();
       this.store.deleteEndpoint(n.id, req.containerId);
@@ -477,13 +483,21 @@ export class NetworkManager {
     const net = n ?? ext;
     const list = net ? this.conflistOf(net) : undefined;
     const cached = list ? undefined : this.cni.cache.list().find((c) => c.containerId === ep.containerId && c.ifName === ep.ifName);
-    if (list || cached) {
-      await this.cni.del(list, { containerId: ep.containerId, ifName: ep.ifName, netns: ep.netns, networkName: list?.name ?? cached?.networkName });
-    }
+    if (list || cached) await this.delAttachment(list, { containerId: ep.containerId, ifName: ep.ifName, netns: ep.netns, networkName: list?.name ?? cached!.networkName });
     const key = epKey(ep.networkId, ep.containerId);
     for (const r of this.reservations.get(key) ?? []) r.release();
     this.reservations.delete(key);
     this.store.deleteEndpoint(ep.networkId, ep.containerId);
+  }
+
+  /**
+   * CNI DEL, then the rules a plugin could not remove because the namespace
+   * was gone (see scrubAttachmentRules).
+   */
+  private async delAttachment(list: NetConfList | undefined, a: { containerId: string; ifName: string; netns?: string; networkName: string }) {
+    const gone = !a.netns || !existsSync(a.netns);
+    await this.cni.del(list, a);
+    if (gone) await scrubAttachmentRules(list?.name ?? a.networkName, a.containerId);
   }
 
   // ------------------------------------------------------------- netns
@@ -571,7 +585,7 @@ export class NetworkManager {
         if (!this.isBerthConf(list.name) || [...nets.values()].some((n) => n.cniName === list.name)) continue;
         const br = list.plugins[0]?.bridge;
         for (const c of this.cni.cache.list().filter((c) => c.networkName === list.name)) {
-          await this.cni.del(undefined, { containerId: c.containerId, ifName: c.ifName, networkName: c.networkName }).catch(() => this.cni.cache.remove(c.networkName, c.containerId, c.ifName));
+          await this.delAttachment(undefined, { containerId: c.containerId, ifName: c.ifName, networkName: c.networkName }).catch(() => this.cni.cache.remove(c.networkName, c.containerId, c.ifName));
           report.cacheEntries++;
         }
         await this.tearDownNetwork({ id: "", cniName: list.name, bridge: typeof br === "string" ? br : undefined });
@@ -588,7 +602,7 @@ export class NetworkManager {
       for (const c of this.cni.cache.list()) {
         if (valid.has(`${c.containerId}/${c.ifName}`)) continue;
         try {
-          await this.cni.del(undefined, { containerId: c.containerId, ifName: c.ifName, networkName: c.networkName });
+          await this.delAttachment(undefined, { containerId: c.containerId, ifName: c.ifName, networkName: c.networkName, netns: c.netns });
           report.cacheEntries++;
         } catch (e) {
           errors.push((e as Error).message);
@@ -645,7 +659,7 @@ export class NetworkManager {
         const [cid, ifn] = readFileSync(join(dir, f), "utf8").split(/\r?\n/);
         if (!cid || valid.has(`${cid}/${ifn ?? ""}`)) continue;
         try {
-          await this.cni.del(this.conflistOf(net), { containerId: cid, ifName: ifn || "eth0", netns: "" });
+          await this.delAttachment(this.conflistOf(net), { containerId: cid, ifName: ifn || "eth0", netns: "", networkName: net.cniName });
         } catch (e) {
           errors.push((e as Error).message);
         }

@@ -111,9 +111,11 @@ export class CniRuntime {
   }
 
   /**
-   * DEL: the chain in reverse, each with the cached result as prevResult. With
-   * no list given, the cached conflist is used (the network may be gone).
-   * Every plugin is tried; the cache entry is removed only when all succeeded.
+   * DEL: the chain in reverse, each with the cached result as prevResult,
+   * with the conflist the ADD used (cached) when there is one, else `list`
+   * (spec: DEL gets the same configuration as ADD; the network may be gone or
+   * its generated conflist may have changed since). Every plugin is tried; the
+   * cache entry is removed only when all succeeded.
    */
   async del(list: NetConfList | undefined, a: Omit<AttachmentParams, "netns"> & { netns?: string; networkName?: string }): Promise<void> {
     checkContainerId(a.containerId);
@@ -121,7 +123,7 @@ export class CniRuntime {
     const name = list?.name ?? a.networkName;
     if (!name) throw invalidArgument("del: network name or conflist required");
     const cached = this.cache.get(name, a.containerId, a.ifName);
-    const conf = list ?? cached?.config;
+    const conf = cached?.config ?? list;
     if (!conf) return; // nothing known about this attachment
     const netns = a.netns ?? cached?.netns ?? "";
     const caps = a.capabilityArgs ?? cached?.capabilityArgs;

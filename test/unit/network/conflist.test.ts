@@ -1,0 +1,102 @@
+import { describe, expect, test } from "bun:test";
+import { bridgeConfList, cniNameFor, defaultGateway } from "../../../src/engine/network/conflist.ts";
+import { pluginConfig } from "../../../src/engine/network/cni/runtime.ts";
+import { parseConfList } from "../../../src/engine/network/cni/types.ts";
+import type { Network } from "../../../src/engine/network/model.ts";
+import { BerthError } from "../../../src/errors.ts";
+
+const base: Network = {
+  id: "0123456789abcdef".repeat(4),
+  owner: "default",
+  name: "web",
+  driver: "bridge",
+  cniName: cniNameFor("0123456789abcdef".repeat(4)),
+  bridge: "br-0123456789ab",
+  subnet: "172.20.0.0/16",
+  gateway: "172.20.0.1",
+  userSubnet: true,
+  internal: false,
+  isDefault: false,
+  external: false,
+  labels: {},
+  options: {},
+  created: "2026-01-01T00:00:00Z",
+};
+
+describe("generated conflists", () => {
+  test("bridge network: bridge + host-local, portmap, firewall with same-bridge isolation", () => {
+    const l = bridgeConfList(base, { ipamDir: "/d/cni/networks" });
+    expect(l.name).toBe("berth-0123456789ab");
+    expect(l.cniVersion).toBe("1.0.0");
+    expect(l.plugins.map((p) => p.type)).toEqual(["bridge", "portmap", "firewall"]);
+    const [br, pm, fw] = l.plugins as Record<string, any>[];
+    expect(br).toMatchObject({ bridge: "br-0123456789ab", isGateway: true, ipMasq: true, hairpinMode: true, capabilities: { ips: true, ipRanges: true, mac: true } });
+    expect(br!.ipam).toEqual({ type: "host-local", ranges: [[{ subnet: "172.20.0.0/16", gateway: "172.20.0.1" }]], routes: [{ dst: "0.0.0.0/0" }], dataDir: "/d/cni/networks" });
+    expect(pm).toEqual({ type: "portmap", capabilities: { portMappings: true }, snat: true });
+    expect(fw).toEqual({ type: "firewall", backend: "iptables", ingressPolicy: "same-bridge" });
+    // what berth writes, it can read back
+    expect(parseConfList(JSON.stringify(l), "x")).toEqual(l);
+  });
+
+  test("internal: bridge alone, no masquerade, no default route", () => {
+    const l = bridgeConfList({ ...base, internal: true }, { ipamDir: "/d" });
+    expect(l.plugins.map((p) => p.type)).toEqual(["bridge"]);
+    expect(l.plugins[0]!.ipMasq).toBe(false);
+    expect((l.plugins[0]!.ipam as any).routes).toEqual([]);
+  });
+
+  test("ip-range becomes rangeStart/rangeEnd inside the subnet; mtu and masquerade options", () => {
+    const l = bridgeConfList({ ...base, subnet: "10.5.0.0/24", gateway: "10.5.0.1", ipRange: "10.5.0.0/25", options: { "com.docker.network.driver.mtu": "1400", "com.docker.network.bridge.enable_ip_masquerade": "false" } }, { ipamDir: "/d" });
+    const br = l.plugins[0] as any;
+    expect(br.ipam.ranges).toEqual([[{ subnet: "10.5.0.0/24", gateway: "10.5.0.1", rangeStart: "10.5.0.1", rangeEnd: "10.5.0.127" }]]);
+    expect(br.mtu).toBe(1400);
+    expect(br.ipMasq).toBe(false);
+    const top = bridgeConfList({ ...base, subnet: "10.5.0.0/24", gateway: "10.5.0.1", ipRange: "10.5.0.128/25" }, { ipamDir: "/d" });
+    expect((top.plugins[0] as any).ipam.ranges[0][0]).toMatchObject({ rangeStart: "10.5.0.128", rangeEnd: "10.5.0.254" });
+    expect(defaultGateway("10.5.0.0/24")).toBe("10.5.0.1");
+  });
+});
+
+describe("conflist parsing", () => {
+  const err = (text: string) => {
+    try {
+      parseConfList(text, "f.conflist");
+    } catch (e) {
+      expect(e).toBeInstanceOf(BerthError);
+      return (e as Error).message;
+    }
+    throw new Error("no error");
+  };
+
+  test("a plugin type must be a plain name: no path out of CNI_PATH", () => {
+    for (const t of ["../../bin/sh", "/bin/sh", "a/b", "..", ""]) {
+      expect(err(JSON.stringify({ cniVersion: "1.0.0", name: "n", plugins: [{ type: t }] }))).toMatch(/^f\.conflist: plugins\[0\]\.type: must be a plain executable name/);
+    }
+  });
+
+  test("bad names, versions, plugin lists and capabilities are refused naming the field", () => {
+    expect(err("{")).toMatch(/^f\.conflist: not JSON/);
+    expect(err(JSON.stringify({ cniVersion: "1.0.0", name: "a b", plugins: [{ type: "x" }] }))).toMatch(/name: must match/);
+    expect(err(JSON.stringify({ cniVersion: "one", name: "n", plugins: [{ type: "x" }] }))).toMatch(/cniVersion: /);
+    expect(err(JSON.stringify({ cniVersion: "1.0.0", name: "n", plugins: [] }))).toMatch(/plugins: want a non-empty list/);
+    expect(err(JSON.stringify({ cniVersion: "1.0.0", name: "n", plugins: [{ type: "x", capabilities: { portMappings: "yes" } }] }))).toMatch(/capabilities/);
+  });
+
+  test("a single-plugin .conf becomes a list of one; cniVersions picks the highest known", () => {
+    const l = parseConfList(JSON.stringify({ cniVersion: "0.4.0", name: "mac", type: "macvlan", master: "eth0", ipam: { type: "dhcp" } }), "x.conf");
+    expect(l).toEqual({ cniVersion: "0.4.0", name: "mac", disableCheck: undefined, disableGC: undefined, plugins: [{ type: "macvlan", master: "eth0", ipam: { type: "dhcp" } }] });
+    expect(parseConfList(JSON.stringify({ cniVersions: ["0.4.0", "1.0.0", "9.0.0"], name: "n", plugins: [{ type: "x" }] }), "x").cniVersion).toBe("1.0.0");
+  });
+
+  test("per-plugin config: name, version, prevResult, and only the capabilities the plugin declares", () => {
+    const l = parseConfList(JSON.stringify({ cniVersion: "1.0.0", name: "n", plugins: [{ type: "bridge", capabilities: { ips: true, mac: false } }, { type: "portmap", capabilities: { portMappings: true } }] }), "x");
+    const caps = { ips: ["10.0.0.5/24"], mac: "02:00:00:00:00:01", portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }] };
+    const c0 = pluginConfig(l, l.plugins[0]!, undefined, caps);
+    expect(c0).toEqual({ type: "bridge", capabilities: { ips: true, mac: false }, name: "n", cniVersion: "1.0.0", runtimeConfig: { ips: ["10.0.0.5/24"] } });
+    const prev = { cniVersion: "1.0.0", ips: [{ address: "10.0.0.5/24" }] };
+    const c1 = pluginConfig(l, l.plugins[1]!, prev, caps);
+    expect(c1.prevResult).toEqual(prev);
+    expect(c1.runtimeConfig).toEqual({ portMappings: caps.portMappings });
+    expect(pluginConfig(l, l.plugins[1]!, prev, {}).runtimeConfig).toBeUndefined();
+  });
+});
