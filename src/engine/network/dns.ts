@@ -116,6 +116,8 @@ export class DnsServer {
             if (reply && !s.stopped) sock.send(reply, rport, raddr);
           });
         },
+        // a client that went away (ICMP unreachable) must not take the server down
+        error: () => {},
       },
     });
     try {
@@ -127,6 +129,7 @@ export class DnsServer {
             sock.data = { buf: new Uint8Array(0) };
           },
           data: (sock, chunk) => s.onTcpData(sock, chunk),
+          error: () => {},
         },
       });
     } catch (e) {
@@ -219,6 +222,8 @@ export async function forwardUdp(query: Uint8Array, u: Upstream, timeoutMs: numb
       data: (_s, data, _port, addr) => {
         if (addr.replace(/^::ffff:/, "") === u.host && data.length >= 2 && ((data[0]! << 8) | data[1]!) === id) done(data);
       },
+      // ICMP port unreachable and the like: this upstream is out
+      error: () => done(undefined),
     },
   });
   const timer = setTimeout(() => done(undefined), timeoutMs);

@@ -45,7 +45,7 @@ export function normalizePorts(reqs: PortRequest[], defaultHostIp = "0.0.0.0"): 
 }
 
 const noop = () => {};
-const tcpHandlers = { data: noop, open: (s: { end(): void }) => s.end() };
+const tcpHandlers = { data: noop, error: noop, open: (s: { end(): void }) => s.end() };
 
 /** Bind hostIp:port (0 = any free port); throws EADDRINUSE-style errors from the kernel. */
 async function bindOne(hostIp: string, port: number, proto: PortProto): Promise<{ port: number; close(): void }> {

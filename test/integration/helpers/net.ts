@@ -73,6 +73,11 @@ export function leases(ipamDir: string, cniName: string): string[] {
   }
 }
 
+/** How a CNI plugin's rule comment names a container, as iptables-save prints it (quotes escaped) and unescaped. */
+export function idNeedles(containerId: string): string[] {
+  return [`id: \\"${containerId}\\"`, `id: "${containerId}"`];
+}
+
 export interface LeakReport {
   veths: string[];
   rules: string[];
@@ -86,7 +91,7 @@ export interface LeakReport {
 export async function leftovers(o: { root: string; netnsDir: string; networks: { cniName: string; bridge?: string }[]; containers: string[]; networkStays?: boolean }): Promise<LeakReport> {
   const ipam = join(o.root, "cni", "networks");
   // a network that stays keeps its bridge's rules; then only the containers' rules count
-  const needles = [...(o.networkStays ? [] : o.networks.flatMap((n) => [n.cniName, n.bridge ?? ""])), ...o.containers.map((c) => `id: "${c}"`)];
+  const needles = [...(o.networkStays ? [] : o.networks.flatMap((n) => [n.cniName, n.bridge ?? ""])), ...o.containers.flatMap(idNeedles)];
   let cache: string[] = [];
   try {
     cache = readdirSync(join(o.root, "cni", "cache", "results"));
