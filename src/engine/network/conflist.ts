@@ -3,21 +3,24 @@
  *
  *   bridge    the host bridge (gateway address on it), a veth into the
  *             container; host-local IPAM with its leases under berth's data
- *             root; masquerade unless internal or disabled by option;
- *             capabilities ips/ipRanges/mac (static --ip, --mac-address)
+ *             root; capabilities ips/ipRanges/mac (static --ip, --mac-address)
  *   portmap   published ports (capability portMappings); snat so that
  *             127.0.0.1:port works (it sets route_localnet on the bridge)
- *   firewall  ACCEPT for the container in CNI-FORWARD (needed where FORWARD's
- *             policy is DROP) and ingressPolicy same-bridge: Docker's
- *             isolation of bridge networks from one another
  *
- * An internal network gets bridge alone, without a default route; berth's
- * own rules (firewall.ts) drop everything in and out of its bridge.
+ * Masquerade, isolation between networks and the forward accepts are
+ * per-network rules berth installs once (firewall.ts), not per container: the
+ * bridge plugin's ipMasq and the firewall plugin would redo them on every
+ * attach and detach, which is most of the time networking adds to a start
+ * (bench/network-attach.ts). For the same reason an attachment without
+ * published ports runs the chain without portmap (attachmentConfList); the
+ * chain an attachment was made with is cached, and DEL uses it.
+ *
+ * An internal network gets bridge alone, without a default route.
  */
 import { invalidArgument } from "../../errors.ts";
 import { CNI_VERSION, type NetConfList, type PluginConf } from "./cni/types.ts";
 import { formatIPv4, last, parseCidr } from "./ipnet.ts";
-import { OPT_MASQ, OPT_MTU, type Network } from "./model.ts";
+import { OPT_MTU, type Network } from "./model.ts";
 
 export interface ConfListDirs {
   /** host-local's dataDir (leases: <dir>/<network name>/<ip>) */
@@ -43,7 +46,7 @@ export function bridgeConfList(net: Network, dirs: ConfListDirs): NetConfList {
     type: "bridge",
     bridge: net.bridge,
     isGateway: true,
-    ipMasq: !net.internal && net.options[OPT_MASQ] !== "false",
+    ipMasq: false,
     hairpinMode: true,
     capabilities: { ips: true, ipRanges: true, mac: true },
     ipam: {
@@ -56,11 +59,14 @@ export function bridgeConfList(net: Network, dirs: ConfListDirs): NetConfList {
   const mtu = net.options[OPT_MTU];
   if (mtu !== undefined && mtu !== "" && mtu !== "0") bridge.mtu = Number(mtu);
   const plugins: PluginConf[] = [bridge];
-  if (!net.internal) {
-    plugins.push({ type: "portmap", capabilities: { portMappings: true }, snat: true });
-    plugins.push({ type: "firewall", backend: "iptables", ingressPolicy: "same-bridge" });
-  }
+  if (!net.internal) plugins.push({ type: "portmap", capabilities: { portMappings: true }, snat: true });
   return { cniVersion: CNI_VERSION, name: net.cniName, plugins };
+}
+
+/** The chain one attachment runs: without portmap when it publishes nothing. */
+export function attachmentConfList(list: NetConfList, publishes: boolean): NetConfList {
+  if (publishes) return list;
+  return { ...list, plugins: list.plugins.filter((p) => p.type !== "portmap") };
 }
 
 /** The IPv4 gateway docker would choose: the first address of the subnet. */

@@ -1,58 +1,103 @@
 /**
- * berth's own iptables rules (filter table), besides what the CNI plugins add:
+ * berth's own iptables rules: the per-network part of a bridge network's
+ * firewall, installed once when the network is set up (as docker does per
+ * bridge), so that attaching a container runs no iptables at all unless it
+ * publishes ports. The CNI firewall plugin and the bridge plugin's ipMasq
+ * would do the same per container, at ~130 ms and ~60 ms of iptables execs
+ * each per attach and again per detach (bench/network-attach.ts).
  *
- *   BERTH-INTERNAL (first in FORWARD)  internal networks: nothing is forwarded
- *                                      into or out of their bridge
- *   BERTH-INPUT    (first in INPUT)    internal networks: the host accepts only
- *                                      DNS to the gateway from their bridge
+ *   filter FORWARD -> BERTH-FORWARD (first)
+ *     -j BERTH-ISOLATION-1                      always first: isolation before any accept
+ *     -o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT   \
+ *     -o BR -m conntrack --ctstate DNAT -j ACCEPT                    > per non-internal network (needed
+ *     -i BR -j ACCEPT                                               /  where FORWARD's policy is DROP)
+ *   BERTH-ISOLATION-1
+ *     -i BR ! -o BR -j BERTH-ISOLATION-2        per network: leaving a bridge for another...
+ *     -i BR ! -o BR -j DROP, -o BR ! -i BR -j DROP                 internal networks: nothing in or out
+ *   BERTH-ISOLATION-2
+ *     -o BR -j DROP                             ...berth bridge is dropped (docker's two stages)
+ *   filter INPUT -> BERTH-INPUT (first)
+ *     internal networks: only DNS to their gateway reaches the host
+ *   nat POSTROUTING -> BERTH-POSTROUTING
+ *     -s SUBNET ! -o BR -j MASQUERADE           non-internal networks (docker's rule)
  *
- * Every berth rule carries the comment "berth:<cni name>", so removing a
- * network removes exactly its rules. The firewall plugin's same-bridge
- * isolation rules are per bridge and the plugin never removes them
- * (ingresspolicy.go: teardown is a no-op), so removing a network removes
- * those too.
+ * Every rule carries the comment "berth:<cni name>", so removing a network
+ * removes exactly its rules.
  */
 import { must, run } from "./command.ts";
-import type { Network } from "./model.ts";
+import { OPT_MASQ, type Network } from "./model.ts";
 
 const IPT = ["iptables", "-w", "5"];
-export const INTERNAL_CHAIN = "BERTH-INTERNAL";
+export const FORWARD_CHAIN = "BERTH-FORWARD";
+export const ISOLATION_1 = "BERTH-ISOLATION-1";
+export const ISOLATION_2 = "BERTH-ISOLATION-2";
 export const INPUT_CHAIN = "BERTH-INPUT";
-const ISOLATION_1 = "CNI-ISOLATION-STAGE-1";
-const ISOLATION_2 = "CNI-ISOLATION-STAGE-2";
+export const NAT_CHAIN = "BERTH-POSTROUTING";
+/** the CNI firewall plugin's same-bridge isolation chains (removed with a network if present) */
+const CNI_ISOLATION = ["CNI-ISOLATION-STAGE-1", "CNI-ISOLATION-STAGE-2"];
 
 export function commentFor(net: Pick<Network, "cniName">): string {
   return `berth:${net.cniName}`;
 }
 
-async function ensureChain(table: string, chain: string, from: string) {
-  if ((await run([...IPT, "-t", table, "-n", "-L", chain])).code !== 0) {
-    const r = await run([...IPT, "-t", table, "-N", chain]);
-    if (r.code !== 0 && !/exists/i.test(r.stderr)) throw new Error(`iptables -N ${chain}: ${r.stderr.trim()}`);
-  }
-  if ((await run([...IPT, "-t", table, "-C", from, "-j", chain])).code !== 0) {
-    await must([...IPT, "-t", table, "-I", from, "1", "-j", chain], `iptables jump ${from} -> ${chain}`);
+async function ensureChain(table: string, chain: string) {
+  if ((await run([...IPT, "-t", table, "-n", "-L", chain])).code === 0) return;
+  const r = await run([...IPT, "-t", table, "-N", chain]);
+  if (r.code !== 0 && !/exists/i.test(r.stderr)) throw new Error(`iptables -t ${table} -N ${chain}: ${r.stderr.trim()}`);
+}
+
+async function ensureJump(table: string, from: string, rule: string[], first = true) {
+  if ((await run([...IPT, "-t", table, "-C", from, ...rule])).code !== 0) {
+    await must([...IPT, "-t", table, first ? "-I" : "-A", from, ...(first ? ["1"] : []), ...rule], `iptables ${from} -> ${rule.at(-1)}`);
   }
 }
 
-async function ensureRule(chain: string, rule: string[]) {
-  if ((await run([...IPT, "-C", chain, ...rule])).code !== 0) await must([...IPT, "-A", chain, ...rule], `iptables -A ${chain}`);
+let chainsReady = false;
+
+/** berth's chains and the jumps into them (once per process; idempotent). */
+export async function ensureChains() {
+  if (chainsReady) return;
+  for (const c of [FORWARD_CHAIN, ISOLATION_1, ISOLATION_2, INPUT_CHAIN]) await ensureChain("filter", c);
+  await ensureChain("nat", NAT_CHAIN);
+  await ensureJump("filter", FORWARD_CHAIN, ["-j", ISOLATION_1]);
+  await ensureJump("filter", "FORWARD", ["-j", FORWARD_CHAIN]);
+  await ensureJump("filter", "INPUT", ["-j", INPUT_CHAIN]);
+  await ensureJump("nat", "POSTROUTING", ["-j", NAT_CHAIN]);
+  chainsReady = true;
 }
 
-/** Install the rules of an internal network (idempotent). */
-export async function addInternalRules(net: Network) {
-  if (!net.internal || !net.bridge || !net.gateway) return;
+/** The iptables-restore lines of one network, by table. Pure: unit tested. */
+export function networkRules(net: Network): { filter: string[]; nat: string[] } {
+  const filter: string[] = [];
+  const nat: string[] = [];
+  if (!net.bridge || !net.subnet || !net.gateway) return { filter, nat };
   const br = net.bridge;
-  const c = ["-m", "comment", "--comment", commentFor(net)];
-  await ensureChain("filter", INTERNAL_CHAIN, "FORWARD");
-  await ensureChain("filter", INPUT_CHAIN, "INPUT");
-  await ensureRule(INTERNAL_CHAIN, ["-i", br, "!", "-o", br, ...c, "-j", "DROP"]);
-  await ensureRule(INTERNAL_CHAIN, ["-o", br, "!", "-i", br, ...c, "-j", "DROP"]);
-  for (const proto of ["udp", "tcp"]) await ensureRule(INPUT_CHAIN, ["-i", br, "-d", net.gateway, "-p", proto, "--dport", "53", ...c, "-j", "ACCEPT"]);
-  await ensureRule(INPUT_CHAIN, ["-i", br, ...c, "-j", "DROP"]);
+  const c = `-m comment --comment "${commentFor(net)}"`;
+  if (net.internal) {
+    filter.push(`-A ${ISOLATION_1} -i ${br} ! -o ${br} ${c} -j DROP`, `-A ${ISOLATION_1} -o ${br} ! -i ${br} ${c} -j DROP`);
+    for (const p of ["udp", "tcp"]) filter.push(`-A ${INPUT_CHAIN} -i ${br} -d ${net.gateway}/32 -p ${p} -m ${p} --dport 53 ${c} -j ACCEPT`);
+    filter.push(`-A ${INPUT_CHAIN} -i ${br} ${c} -j DROP`);
+  } else {
+    filter.push(`-A ${ISOLATION_1} -i ${br} ! -o ${br} ${c} -j ${ISOLATION_2}`);
+    filter.push(`-A ${FORWARD_CHAIN} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED ${c} -j ACCEPT`);
+    filter.push(`-A ${FORWARD_CHAIN} -o ${br} -m conntrack --ctstate DNAT ${c} -j ACCEPT`);
+    filter.push(`-A ${FORWARD_CHAIN} -i ${br} ${c} -j ACCEPT`);
+    if (net.options[OPT_MASQ] !== "false") nat.push(`-A ${NAT_CHAIN} -s ${net.subnet} ! -o ${br} ${c} -j MASQUERADE`);
+  }
+  filter.push(`-A ${ISOLATION_2} -o ${br} ${c} -j DROP`);
+  return { filter, nat };
 }
 
-/** Split one line of `iptables -S` into arguments (double quotes, backslash escapes). */
+/** Install a network's rules in one iptables-restore (after removing any it had: idempotent). */
+export async function addNetworkRules(net: Network) {
+  await ensureChains();
+  await removeNetworkRules(net);
+  const { filter, nat } = networkRules(net);
+  const text = ["*filter", ...filter, "COMMIT", "*nat", ...nat, "COMMIT", ""].join("\n");
+  await must(["iptables-restore", "-w", "5", "--noflush"], `firewall rules of network ${net.name}`, { stdin: text });
+}
+
+/** Split one line of `iptables -S`/iptables-save into arguments (double quotes, backslash escapes). */
 export function splitRule(line: string): string[] {
   const out: string[] = [];
   let cur = "";
@@ -77,68 +122,66 @@ export function splitRule(line: string): string[] {
   return out;
 }
 
-/** Delete the rules of `chain` (filter table) for which `match` holds. */
-async function deleteRulesWhere(table: string, chain: string, match: (args: string[]) => boolean): Promise<number> {
-  const r = await run([...IPT, "-t", table, "-S", chain]);
-  if (r.code !== 0) return 0; // no such chain
-  let n = 0;
-  for (const line of r.stdout.split("\n")) {
-    const args = splitRule(line.trim());
-    if (args[0] !== "-A" || !match(args)) continue;
-    const d = await run([...IPT, "-t", table, "-D", ...args.slice(1)]);
-    if (d.code === 0) n++;
+/** The "-A ..." rules of iptables-save, split, with their table. */
+async function savedRules(): Promise<{ table: string; args: string[] }[]> {
+  const save = await run(["iptables-save"]);
+  if (save.code !== 0) return [];
+  let table = "";
+  const out: { table: string; args: string[] }[] = [];
+  for (const line of save.stdout.split("\n")) {
+    if (line.startsWith("*")) table = line.slice(1).trim();
+    else if (line.startsWith("-A ")) out.push({ table, args: splitRule(line) });
   }
-  return n;
+  return out;
+}
+
+async function deleteRule(r: { table: string; args: string[] }): Promise<boolean> {
+  return (await run([...IPT, "-t", r.table, "-D", ...r.args.slice(1)])).code === 0;
 }
 
 /**
- * Remove every filter rule berth or the firewall plugin's isolation made for
- * this network's bridge. Idempotent.
+ * Remove every rule berth made for this network (by comment), and the CNI
+ * firewall plugin's same-bridge isolation rules for its bridge if a conflist
+ * used them (the plugin never removes those). Idempotent.
  */
 export async function removeNetworkRules(net: Pick<Network, "cniName" | "bridge">) {
   const comment = commentFor(net);
-  for (const chain of [INTERNAL_CHAIN, INPUT_CHAIN]) await deleteRulesWhere("filter", chain, (a) => a.includes(comment));
-  if (net.bridge) {
-    const br = net.bridge;
-    await deleteRulesWhere("filter", ISOLATION_1, (a) => a.includes("-i") && a[a.indexOf("-i") + 1] === br);
-    await deleteRulesWhere("filter", ISOLATION_2, (a) => a.includes("-o") && a[a.indexOf("-o") + 1] === br);
+  const br = net.bridge;
+  for (const r of await savedRules()) {
+    const [, chain] = r.args;
+    const mine = r.args.includes(comment);
+    const cniIso = !!br && CNI_ISOLATION.includes(chain!) && ((r.args.includes("-i") && r.args[r.args.indexOf("-i") + 1] === br) || (r.args.includes("-o") && r.args[r.args.indexOf("-o") + 1] === br));
+    if (mine || cniIso) await deleteRule(r);
   }
 }
 
-/** Lines of iptables-save (all tables) that contain any of `needles`: for leak checks and reconcile. */
+/** Lines of iptables-save (all tables) that contain any of `needles`: for leak checks. */
 export async function rulesMentioning(needles: string[]): Promise<string[]> {
   const r = await run(["iptables-save"]);
   return r.stdout.split("\n").filter((l) => !l.startsWith("#") && needles.some((n) => n && l.includes(n)));
 }
 
+const SHARED_CNI_CHAINS = ["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ", "CNI-FORWARD", "CNI-ADMIN", ...CNI_ISOLATION];
+
 /**
  * Remove the iptables rules CNI plugins tagged with this attachment's comment
  * (`name: "<network>" id: "<container>"`, as the bridge plugin's masquerade
  * and portmap's DNAT rules are), and the per-attachment chains they jumped
- * to once empty. Needed because the bridge plugin's DEL returns before
- * removing its masquerade rules when the network namespace is already gone
- * (a container's /proc/<pid>/ns/net after it died, or after a crash).
- * Returns how many rules were removed.
+ * to. Needed because the bridge plugin's DEL returns before removing its
+ * masquerade rules when the network namespace is already gone (a container's
+ * /proc/<pid>/ns/net after it died, or after a crash), which also hits
+ * administrators' conflists with ipMasq. Returns how many rules were removed.
  */
 export async function scrubAttachmentRules(cniName: string, containerId: string): Promise<number> {
   const mark = `name: "${cniName}" id: "${containerId}"`;
-  const save = await run(["iptables-save"]);
-  if (save.code !== 0) return 0;
-  let table = "";
-  const hits: { table: string; args: string[] }[] = [];
-  for (const line of save.stdout.split("\n")) {
-    if (line.startsWith("*")) table = line.slice(1).trim();
-    if (!line.startsWith("-A ")) continue;
-    const args = splitRule(line);
-    if (args.some((a) => a.endsWith(mark))) hits.push({ table, args });
-  }
   let n = 0;
   const chains = new Set<string>();
-  for (const h of hits) {
-    const j = h.args.indexOf("-j");
-    const target = j >= 0 ? h.args[j + 1] : undefined;
-    if (target?.startsWith("CNI-") && !["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ", "CNI-FORWARD", "CNI-ADMIN"].includes(target)) chains.add(`${h.table}\t${target}`);
-    if ((await run([...IPT, "-t", h.table, "-D", ...h.args.slice(1)])).code === 0) n++;
+  for (const r of await savedRules()) {
+    if (!r.args.some((a) => a.endsWith(mark))) continue;
+    const j = r.args.indexOf("-j");
+    const target = j >= 0 ? r.args[j + 1] : undefined;
+    if (target?.startsWith("CNI-") && !SHARED_CNI_CHAINS.includes(target)) chains.add(`${r.table}\t${target}`);
+    if (await deleteRule(r)) n++;
   }
   for (const c of chains) {
     const [t, chain] = c.split("\t") as [string, string];

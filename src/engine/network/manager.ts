@@ -26,10 +26,10 @@ import { ConfDir } from "./cni/confdir.ts";
 import { PluginExec, type ExecTiming } from "./cni/exec.ts";
 import { CniRuntime } from "./cni/runtime.ts";
 import { primaryIPv4, type NetConfList } from "./cni/types.ts";
-import { bridgeConfList, checkMtu, cniNameFor } from "./conflist.ts";
+import { attachmentConfList, bridgeConfList, checkMtu, cniNameFor } from "./conflist.ts";
 import { DnsRegistry, DnsServer, parseUpstream, type Upstream } from "./dns.ts";
 import { hostnameFile, hostsFile, resolvConf, upstreamServers } from "./etc-files.ts";
-import { addInternalRules, removeNetworkRules, scrubAttachmentRules } from "./firewall.ts";
+import { addNetworkRules, removeNetworkRules, scrubAttachmentRules } from "./firewall.ts";
 import { hostRoutes, linkExists } from "./host.ts";
 import { parseCidr, parseIfAddr, type Cidr } from "./ipnet.ts";
 import { Mutex } from "./lock.ts";
@@ -278,7 +278,7 @@ export class NetworkManager {
     const mtu = Number(n.options[OPT_MTU] || 0) || undefined;
     this.confDir.write(bridgeConfList(n, { ipamDir: this.ipamDir }));
     await ensureBridge(n.bridge, n.gateway, n.subnet, mtu);
-    await addInternalRules(n);
+    await addNetworkRules(n);
     if (hasDns(n) && !this.servers.has(n.id)) {
       const server = await DnsServer.start({
         networkId: n.id,
@@ -413,14 +413,14 @@ export class NetworkManager {
     }
     const caps: Record<string, unknown> = {};
     if (ports.length) caps.portMappings = portMappings(ports);
-    let addList = list;
+    let addList = n.external ? list : attachmentConfList(list, ports.length > 0);
     if (staticIp && n.subnet) {
       caps.ips = [`${staticIp}/${parseCidr(n.subnet).prefix}`];
       // docker allows a static address anywhere in the subnet, outside --ip-range too;
       // host-local only hands out addresses of its ranges (and runtimeConfig.ipRanges
       // are added to them, not put in their place), so this attachment's conflist has
       // the whole subnet as its range. DEL uses the cached conflist.
-      if (n.ipRange) addList = bridgeConfList({ ...n, ipRange: undefined }, { ipamDir: this.ipamDir });
+      if (n.ipRange) addList = attachmentConfList(bridgeConfList({ ...n, ipRange: undefined }, { ipamDir: this.ipamDir }), ports.length > 0);
     }
     let result;
     try {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { bridgeConfList, cniNameFor, defaultGateway } from "../../../src/engine/network/conflist.ts";
+import { attachmentConfList, bridgeConfList, cniNameFor, defaultGateway } from "../../../src/engine/network/conflist.ts";
+import { networkRules } from "../../../src/engine/network/firewall.ts";
 import { pluginConfig } from "../../../src/engine/network/cni/runtime.ts";
 import { parseConfList } from "../../../src/engine/network/cni/types.ts";
 import type { Network } from "../../../src/engine/network/model.ts";
@@ -24,16 +25,17 @@ const base: Network = {
 };
 
 describe("generated conflists", () => {
-  test("bridge network: bridge + host-local, portmap, firewall with same-bridge isolation", () => {
+  test("bridge network: bridge + host-local, portmap; masquerade is berth's per-network rule", () => {
     const l = bridgeConfList(base, { ipamDir: "/d/cni/networks" });
     expect(l.name).toBe("berth-0123456789ab");
     expect(l.cniVersion).toBe("1.0.0");
-    expect(l.plugins.map((p) => p.type)).toEqual(["bridge", "portmap", "firewall"]);
-    const [br, pm, fw] = l.plugins as Record<string, any>[];
-    expect(br).toMatchObject({ bridge: "br-0123456789ab", isGateway: true, ipMasq: true, hairpinMode: true, capabilities: { ips: true, ipRanges: true, mac: true } });
+    expect(l.plugins.map((p) => p.type)).toEqual(["bridge", "portmap"]);
+    const [br, pm] = l.plugins as Record<string, any>[];
+    expect(br).toMatchObject({ bridge: "br-0123456789ab", isGateway: true, ipMasq: false, hairpinMode: true, capabilities: { ips: true, ipRanges: true, mac: true } });
     expect(br!.ipam).toEqual({ type: "host-local", ranges: [[{ subnet: "172.20.0.0/16", gateway: "172.20.0.1" }]], routes: [{ dst: "0.0.0.0/0" }], dataDir: "/d/cni/networks" });
     expect(pm).toEqual({ type: "portmap", capabilities: { portMappings: true }, snat: true });
-    expect(fw).toEqual({ type: "firewall", backend: "iptables", ingressPolicy: "same-bridge" });
+    expect(attachmentConfList(l, false).plugins.map((p) => p.type)).toEqual(["bridge"]);
+    expect(attachmentConfList(l, true)).toEqual(l);
     // what berth writes, it can read back
     expect(parseConfList(JSON.stringify(l), "x")).toEqual(l);
   });
@@ -50,7 +52,6 @@ describe("generated conflists", () => {
     const br = l.plugins[0] as any;
     expect(br.ipam.ranges).toEqual([[{ subnet: "10.5.0.0/24", gateway: "10.5.0.1", rangeStart: "10.5.0.1", rangeEnd: "10.5.0.127" }]]);
     expect(br.mtu).toBe(1400);
-    expect(br.ipMasq).toBe(false);
     const top = bridgeConfList({ ...base, subnet: "10.5.0.0/24", gateway: "10.5.0.1", ipRange: "10.5.0.128/25" }, { ipamDir: "/d" });
     expect((top.plugins[0] as any).ipam.ranges[0][0]).toMatchObject({ rangeStart: "10.5.0.128", rangeEnd: "10.5.0.254" });
     expect(defaultGateway("10.5.0.0/24")).toBe("10.5.0.1");
@@ -98,5 +99,29 @@ describe("conflist parsing", () => {
     expect(c1.prevResult).toEqual(prev);
     expect(c1.runtimeConfig).toEqual({ portMappings: caps.portMappings });
     expect(pluginConfig(l, l.plugins[1]!, prev, {}).runtimeConfig).toBeUndefined();
+  });
+});
+
+describe("per-network firewall rules", () => {
+  test("bridge network: isolation first, accepts, masquerade of its subnet", () => {
+    const r = networkRules(base);
+    const c = '-m comment --comment "berth:berth-0123456789ab"';
+    expect(r.filter).toEqual([
+      `-A BERTH-ISOLATION-1 -i br-0123456789ab ! -o br-0123456789ab ${c} -j BERTH-ISOLATION-2`,
+      `-A BERTH-FORWARD -o br-0123456789ab -m conntrack --ctstate RELATED,ESTABLISHED ${c} -j ACCEPT`,
+      `-A BERTH-FORWARD -o br-0123456789ab -m conntrack --ctstate DNAT ${c} -j ACCEPT`,
+      `-A BERTH-FORWARD -i br-0123456789ab ${c} -j ACCEPT`,
+      `-A BERTH-ISOLATION-2 -o br-0123456789ab ${c} -j DROP`,
+    ]);
+    expect(r.nat).toEqual([`-A BERTH-POSTROUTING -s 172.20.0.0/16 ! -o br-0123456789ab ${c} -j MASQUERADE`]);
+    expect(networkRules({ ...base, options: { "com.docker.network.bridge.enable_ip_masquerade": "false" } }).nat).toEqual([]);
+  });
+
+  test("internal network: nothing forwarded in or out, only DNS to the gateway reaches the host, no masquerade", () => {
+    const r = networkRules({ ...base, internal: true });
+    expect(r.filter.filter((l) => l.includes("ISOLATION-1"))).toHaveLength(2);
+    expect(r.filter.every((l) => !l.includes("ACCEPT") || l.includes("--dport 53"))).toBe(true);
+    expect(r.filter.at(-2)).toMatch(/^-A BERTH-INPUT -i br-0123456789ab .* -j DROP$/);
+    expect(r.nat).toEqual([]);
   });
 });
