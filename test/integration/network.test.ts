@@ -182,8 +182,8 @@ d("bridge networks with real containers", () => {
     const pub = await server(`pub-${tag}`, A, { text: "hello-pub", ports: [{ containerPort: 80, hostIp: "127.0.0.1", hostPort: fixed }, { containerPort: 80, hostIp: "127.0.0.1" }] });
     expect(pub.ports.map((p) => p.hostPort)[0]).toBe(fixed);
     const random = pub.ports[1]!.hostPort;
-    // portmap's DNAT rule carries the container's id (what the leak checks look for)
-    expect((await rulesMentioning(idNeedles(`pub-${tag}`))).some((l) => l.includes("CNI-HOSTPORT-DNAT"))).toBe(true);
+    // berth's DNAT rules carry the container's id (what the leak checks look for)
+    expect((await rulesMentioning([`:pub-${tag}"`])).filter((l) => l.includes("BERTH-DNAT")).length).toBe(2);
     expect(random).toBeGreaterThan(0);
     for (const port of [fixed, random]) {
       let body = "";
@@ -208,19 +208,58 @@ d("bridge networks with real containers", () => {
         expect(m.endpointsOf(id)).toEqual([]);
         expect(vethsOn(A.bridge!).length).toBe(veths);
         expect(leases(join(root, "cni", "networks"), A.cniName).length).toBe(lease);
-        expect(await rulesMentioning(idNeedles(id))).toEqual([]);
+        expect(await rulesMentioning([...idNeedles(id), `:${id}"`])).toEqual([]);
         await m.removeNetns(id);
       }
     } finally {
       other.stop(true);
     }
+    // route_localnet is on for the bridge: a container rerouting 127.0.0.1 to the gateway must still not reach the host's loopback
+    const secret = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void s.end("secret-on-host-loopback\n"), data() {} } });
+    try {
+      const attack = await client(`lo-${tag}`, A, `ip route del 127.0.0.0/8 dev lo table local; ip addr del 127.0.0.1/8 dev lo; ip route add 127.0.0.1/32 via ${A.gateway} dev eth0 && echo rerouted; timeout 4 nc -w 2 127.0.0.1 ${secret.port} </dev/null; echo end`, { caps: ["CAP_NET_ADMIN"] });
+      expect(attack.stdout).toContain("rerouted");
+      expect(attack.stdout).toContain("end");
+      expect(attack.stdout).not.toContain("secret-on-host-loopback");
+    } finally {
+      secret.stop(true);
+    }
     rt.run(["delete", "--force", `pub-${tag}`]);
     live.delete(`pub-${tag}`);
     await m.detachAll(`pub-${tag}`);
-    expect(await rulesMentioning(idNeedles(`pub-${tag}`))).toEqual([]);
+    expect(await rulesMentioning([...idNeedles(`pub-${tag}`), `:pub-${tag}"`])).toEqual([]);
     // released: the port can be bound again
     const again = Bun.listen({ hostname: "127.0.0.1", port: fixed, socket: { data() {} } });
     again.stop(true);
+  });
+
+  test("published ports through the CNI portmap plugin (portDriver \"portmap\"): same behaviour, nothing left", async () => {
+    const root2 = mkdtempSync(join(tmpdir(), "berth-net-pm-"));
+    const m2 = await NetworkManager.open({ db: openDb(join(root2, "berth.db")), dataRoot: root2, netnsDir, upstreams: [], portDriver: "portmap" });
+    const id = `pm-${tag}`;
+    try {
+      const P = await m2.create("default", { name: `p-${tag}` });
+      expect(m2.conflistOf(P).plugins.map((p) => p.type)).toEqual(["bridge", "portmap"]);
+      const pid = createContainer(rt, bundle(["sh", "-c", httpd("hello-portmap")]), id);
+      const a = await m2.attach("default", P.name, { containerId: id, netns: `/proc/${pid}/ns/net`, ports: [{ containerPort: 80, hostIp: "127.0.0.1" }] });
+      rt.ok(["start", id]);
+      expect((await rulesMentioning(idNeedles(id))).some((l) => l.includes("CNI-HOSTPORT-DNAT"))).toBe(true);
+      let body = "";
+      for (let i = 0; i < 20 && !body.includes("hello-portmap"); i++) {
+        body = await fetch(`http://127.0.0.1:${a.ports[0]!.hostPort}/`).then((r) => r.text()).catch(() => "");
+        if (!body.includes("hello-portmap")) await Bun.sleep(100);
+      }
+      expect(body).toContain("hello-portmap");
+      rt.run(["delete", "--force", id]); // the netns goes with the container: DEL without it
+      await m2.detachAll(id);
+      await m2.remove("default", P.name);
+      expect(await leftovers({ root: root2, netnsDir, networks: [P], containers: [id] })).toEqual(NO_LEAKS);
+    } finally {
+      rt.run(["delete", "--force", id]);
+      await m2.reconcile(() => false).catch(() => {});
+      m2.close();
+      rmSync(root2, { recursive: true, force: true });
+    }
   });
 
   test("internal network: names resolve, nothing else is reachable, not even with CAP_NET_ADMIN and a forced route", async () => {

@@ -18,14 +18,21 @@
  *     -o BR -j DROP                             ...berth bridge is dropped (docker's two stages)
  *   filter INPUT -> BERTH-INPUT (first)
  *     internal networks: only DNS to their gateway reaches the host
+ *     others: nothing new to 127.0.0.0/8 from the bridge (route_localnet is on
+ *     for published ports on 127.0.0.1; without this a container could reach
+ *     the host's loopback services, CVE-2020-8558)
  *   nat POSTROUTING -> BERTH-POSTROUTING
  *     -s SUBNET ! -o BR -j MASQUERADE           non-internal networks (docker's rule)
+ *     -o BR -m addrtype --src-type LOCAL -j MASQUERADE   the host (127.0.0.1 too) to a published port
+ *     -s SUBNET -o BR --ctstate DNAT -j MASQUERADE       hairpin: a container to its own network's published port
+ *   nat PREROUTING, OUTPUT (dst-type LOCAL) -> BERTH-DNAT
+ *     [-d HOSTIP] -p PROTO --dport HOSTPORT -j DNAT --to IP:PORT   per published port (portRules)
  *
- * Every rule carries the comment "berth:<cni name>", so removing a network
- * removes exactly its rules.
+ * Network rules carry the comment "berth:<cni name>", so removing a network
+ * removes exactly its rules; port rules "berth:<cni name>:<container id>".
  */
 import { must, run } from "./command.ts";
-import { OPT_MASQ, type Network } from "./model.ts";
+import { OPT_MASQ, type Network, type PortBinding } from "./model.ts";
 
 const IPT = ["iptables", "-w", "5"];
 export const FORWARD_CHAIN = "BERTH-FORWARD";
@@ -33,6 +40,7 @@ export const ISOLATION_1 = "BERTH-ISOLATION-1";
 export const ISOLATION_2 = "BERTH-ISOLATION-2";
 export const INPUT_CHAIN = "BERTH-INPUT";
 export const NAT_CHAIN = "BERTH-POSTROUTING";
+export const DNAT_CHAIN = "BERTH-DNAT";
 /** the CNI firewall plugin's same-bridge isolation chains (removed with a network if present) */
 const CNI_ISOLATION = ["CNI-ISOLATION-STAGE-1", "CNI-ISOLATION-STAGE-2"];
 
@@ -59,7 +67,10 @@ export async function ensureChains() {
   if (chainsReady) return;
   for (const c of [FORWARD_CHAIN, ISOLATION_1, ISOLATION_2, INPUT_CHAIN]) await ensureChain("filter", c);
   await ensureChain("nat", NAT_CHAIN);
+  await ensureChain("nat", DNAT_CHAIN);
   await ensureJump("filter", FORWARD_CHAIN, ["-j", ISOLATION_1]);
+  await ensureJump("nat", "PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", DNAT_CHAIN]);
+  await ensureJump("nat", "OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", DNAT_CHAIN]);
   await ensureJump("filter", "FORWARD", ["-j", FORWARD_CHAIN]);
   await ensureJump("filter", "INPUT", ["-j", INPUT_CHAIN]);
   await ensureJump("nat", "POSTROUTING", ["-j", NAT_CHAIN]);
@@ -82,7 +93,10 @@ export function networkRules(net: Network): { filter: string[]; nat: string[] } 
     filter.push(`-A ${FORWARD_CHAIN} -o ${br} -m conntrack --ctstate RELATED,ESTABLISHED ${c} -j ACCEPT`);
     filter.push(`-A ${FORWARD_CHAIN} -o ${br} -m conntrack --ctstate DNAT ${c} -j ACCEPT`);
     filter.push(`-A ${FORWARD_CHAIN} -i ${br} ${c} -j ACCEPT`);
+    filter.push(`-A ${INPUT_CHAIN} -i ${br} -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED ${c} -j DROP`);
     if (net.options[OPT_MASQ] !== "false") nat.push(`-A ${NAT_CHAIN} -s ${net.subnet} ! -o ${br} ${c} -j MASQUERADE`);
+    nat.push(`-A ${NAT_CHAIN} -o ${br} -m addrtype --src-type LOCAL ${c} -j MASQUERADE`);
+    nat.push(`-A ${NAT_CHAIN} -s ${net.subnet} -o ${br} -m conntrack --ctstate DNAT ${c} -j MASQUERADE`);
   }
   filter.push(`-A ${ISOLATION_2} -o ${br} ${c} -j DROP`);
   return { filter, nat };
@@ -95,6 +109,38 @@ export async function addNetworkRules(net: Network) {
   const { filter, nat } = networkRules(net);
   const text = ["*filter", ...filter, "COMMIT", "*nat", ...nat, "COMMIT", ""].join("\n");
   await must(["iptables-restore", "-w", "5", "--noflush"], `firewall rules of network ${net.name}`, { stdin: text });
+}
+
+export function portComment(cniName: string, containerId: string): string {
+  return `berth:${cniName}:${containerId}`;
+}
+
+/** The nat rules publishing a container's ports (one DNAT per binding). Pure: unit tested. */
+export function portRules(cniName: string, containerId: string, ip: string, bindings: PortBinding[]): string[] {
+  const c = `-m comment --comment "${portComment(cniName, containerId)}"`;
+  return bindings.map((b) => {
+    const dst = b.hostIp && b.hostIp !== "0.0.0.0" ? `-d ${b.hostIp}/32 ` : "";
+    return `-A ${DNAT_CHAIN} ${dst}-p ${b.protocol} -m ${b.protocol} --dport ${b.hostPort} ${c} -j DNAT --to-destination ${ip}:${b.containerPort}`;
+  });
+}
+
+/** Publish a container's ports: one iptables-restore. */
+export async function addPortRules(cniName: string, containerId: string, ip: string, bindings: PortBinding[]) {
+  if (!bindings.length) return;
+  await ensureChains();
+  const text = ["*nat", ...portRules(cniName, containerId, ip, bindings), "COMMIT", ""].join("\n");
+  await must(["iptables-restore", "-w", "5", "--noflush"], `publish ports of ${containerId}`, { stdin: text });
+}
+
+/** Unpublish: the rules with the container's port comment, deleted in one iptables-restore. */
+export async function removePortRules(cniName: string, containerId: string) {
+  const comment = portComment(cniName, containerId);
+  const lines = (await savedRules()).filter((r) => r.args.includes(comment)).map((r) => ({ table: r.table, line: r.line.replace(/^-A /, "-D ") }));
+  if (!lines.length) return;
+  const byTable = new Map<string, string[]>();
+  for (const l of lines) byTable.set(l.table, [...(byTable.get(l.table) ?? []), l.line]);
+  const text = [...byTable].flatMap(([t, ls]) => [`*${t}`, ...ls, "COMMIT"]).join("\n") + "\n";
+  await must(["iptables-restore", "-w", "5", "--noflush"], `unpublish ports of ${containerId}`, { stdin: text });
 }
 
 /** Split one line of `iptables -S`/iptables-save into arguments (double quotes, backslash escapes). */
@@ -123,14 +169,14 @@ export function splitRule(line: string): string[] {
 }
 
 /** The "-A ..." rules of iptables-save, split, with their table. */
-async function savedRules(): Promise<{ table: string; args: string[] }[]> {
+async function savedRules(): Promise<{ table: string; args: string[]; line: string }[]> {
   const save = await run(["iptables-save"]);
   if (save.code !== 0) return [];
   let table = "";
-  const out: { table: string; args: string[] }[] = [];
+  const out: { table: string; args: string[]; line: string }[] = [];
   for (const line of save.stdout.split("\n")) {
     if (line.startsWith("*")) table = line.slice(1).trim();
-    else if (line.startsWith("-A ")) out.push({ table, args: splitRule(line) });
+    else if (line.startsWith("-A ")) out.push({ table, args: splitRule(line), line });
   }
   return out;
 }
@@ -167,17 +213,18 @@ const SHARED_CNI_CHAINS = ["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOS
  * Remove the iptables rules CNI plugins tagged with this attachment's comment
  * (`name: "<network>" id: "<container>"`, as the bridge plugin's masquerade
  * and portmap's DNAT rules are), and the per-attachment chains they jumped
- * to. Needed because the bridge plugin's DEL returns before removing its
+ * to; and berth's own port rules of the attachment. Needed because the bridge plugin's DEL returns before removing its
  * masquerade rules when the network namespace is already gone (a container's
  * /proc/<pid>/ns/net after it died, or after a crash), which also hits
  * administrators' conflists with ipMasq. Returns how many rules were removed.
  */
 export async function scrubAttachmentRules(cniName: string, containerId: string): Promise<number> {
   const mark = `name: "${cniName}" id: "${containerId}"`;
+  const own = portComment(cniName, containerId);
   let n = 0;
   const chains = new Set<string>();
   for (const r of await savedRules()) {
-    if (!r.args.some((a) => a.endsWith(mark))) continue;
+    if (!r.args.some((a) => a.endsWith(mark) || a === own)) continue;
     const j = r.args.indexOf("-j");
     const target = j >= 0 ? r.args[j + 1] : undefined;
     if (target?.startsWith("CNI-") && !SHARED_CNI_CHAINS.includes(target)) chains.add(`${r.table}\t${target}`);

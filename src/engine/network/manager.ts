@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { BerthError, invalidArgument, notFound } from "../../errors.ts";
 import { DEFAULT_TENANT } from "../db.ts";
 import type { Logger } from "../logger.ts";
-import { ensureBridge, deleteBridge } from "./bridge.ts";
+import { ensureBridge, deleteBridge, enableRouteLocalnet } from "./bridge.ts";
 import { ConfDir } from "./cni/confdir.ts";
 import { PluginExec, type ExecTiming } from "./cni/exec.ts";
 import { CniRuntime } from "./cni/runtime.ts";
@@ -29,7 +29,7 @@ import { primaryIPv4, type NetConfList } from "./cni/types.ts";
 import { attachmentConfList, bridgeConfList, checkMtu, cniNameFor } from "./conflist.ts";
 import { DnsRegistry, DnsServer, parseUpstream, type Upstream } from "./dns.ts";
 import { hostnameFile, hostsFile, resolvConf, upstreamServers } from "./etc-files.ts";
-import { addNetworkRules, removeNetworkRules, scrubAttachmentRules } from "./firewall.ts";
+import { addNetworkRules, addPortRules, removeNetworkRules, removePortRules, scrubAttachmentRules } from "./firewall.ts";
 import { hostRoutes, linkExists } from "./host.ts";
 import { parseCidr, parseIfAddr, type Cidr } from "./ipnet.ts";
 import { Mutex } from "./lock.ts";
@@ -61,6 +61,12 @@ export interface NetworkManagerOptions {
   pools?: string[];
   /** DNS port (tests); 53 for real */
   dnsPort?: number;
+  /**
+   * how berth's bridge networks publish ports: "native" (default), berth's
+   * DNAT rules in one iptables-restore per container; "portmap", the CNI
+   * portmap plugin in the chain (the standard path, ~3x slower per attach)
+   */
+  portDriver?: "native" | "portmap";
   onTiming?: (t: ExecTiming) => void;
   log?: Logger;
 }
@@ -261,7 +267,7 @@ export class NetworkManager {
       created: new Date().toISOString(),
     };
     // --- effects: conflist, bridge + rules + DNS, then the row
-    this.confDir.write(bridgeConfList(net, { ipamDir: this.ipamDir }));
+    this.confDir.write(bridgeConfList(net, this.confDirs()));
     try {
       await this.setUp(net);
       this.store.insertNetwork(net);
@@ -276,8 +282,9 @@ export class NetworkManager {
   private async setUp(n: Network) {
     if (n.external || !n.bridge || !n.gateway || !n.subnet) return;
     const mtu = Number(n.options[OPT_MTU] || 0) || undefined;
-    this.confDir.write(bridgeConfList(n, { ipamDir: this.ipamDir }));
+    this.confDir.write(bridgeConfList(n, this.confDirs()));
     await ensureBridge(n.bridge, n.gateway, n.subnet, mtu);
+    if (!n.internal) enableRouteLocalnet(n.bridge);
     await addNetworkRules(n);
     if (hasDns(n) && !this.servers.has(n.id)) {
       const server = await DnsServer.start({
@@ -331,6 +338,14 @@ export class NetworkManager {
 
   // ------------------------------------------------------------- endpoints
 
+  private confDirs() {
+    return { ipamDir: this.ipamDir, portmap: this.opts.portDriver === "portmap" };
+  }
+
+  private nativePorts(n: Network): boolean {
+    return !n.external && this.opts.portDriver !== "portmap";
+  }
+
   /** The network's conflist as the CNI runtime uses it. */
   conflistOf(n: Network): NetConfList {
     if (n.external) {
@@ -338,7 +353,7 @@ export class NetworkManager {
       if (!l) throw notFound(`network ${n.name} not found`);
       return l.list;
     }
-    return bridgeConfList(n, { ipamDir: this.ipamDir });
+    return bridgeConfList(n, this.confDirs());
   }
 
   endpoints(tenant: string, ref: string): Endpoint[] {
@@ -411,16 +426,17 @@ export class NetworkManager {
       for (const h of held) h.release();
       throw e;
     }
+    const native = this.nativePorts(n);
     const caps: Record<string, unknown> = {};
-    if (ports.length) caps.portMappings = portMappings(ports);
-    let addList = n.external ? list : attachmentConfList(list, ports.length > 0);
+    if (ports.length && !native) caps.portMappings = portMappings(ports);
+    let addList = n.external ? list : attachmentConfList(list, ports.length > 0 && !native);
     if (staticIp && n.subnet) {
       caps.ips = [`${staticIp}/${parseCidr(n.subnet).prefix}`];
       // docker allows a static address anywhere in the subnet, outside --ip-range too;
       // host-local only hands out addresses of its ranges (and runtimeConfig.ipRanges
       // are added to them, not put in their place), so this attachment's conflist has
       // the whole subnet as its range. DEL uses the cached conflist.
-      if (n.ipRange) addList = attachmentConfList(bridgeConfList({ ...n, ipRange: undefined }, { ipamDir: this.ipamDir }), ports.length > 0);
+      if (n.ipRange) addList = attachmentConfList(bridgeConfList({ ...n, ipRange: undefined }, this.confDirs()), ports.length > 0 && !native);
     }
     let result;
     try {
@@ -432,6 +448,18 @@ export class NetworkManager {
     }
     const primary = primaryIPv4(result);
     const address = primary?.address ?? "";
+    if (native && ports.length) {
+      try {
+        if (!address) throw new BerthError("Internal", "the network gave no IPv4 address to publish ports to");
+        await addPortRules(n.cniName, req.containerId, address.split("/")[0]!, ports);
+      } catch (e) {
+        await removePortRules(n.cniName, req.containerId).catch(() => {});
+        await this.cni.del(addList, { containerId: req.containerId, ifName, netns: req.netns }).catch(() => {});
+        for (const h of held) h.release();
+        this.store.deleteEndpoint(n.id, req.containerId);
+        throw e instanceof BerthError ? e.wrap(`attach ${endpointName} to network ${n.name}`) : e;
+      }
+    }
     this.store.markAttached(n.id, req.containerId, address, primary?.gateway, primary?.mac);
     if (held.length) this.reservations.set(key, held);
     const ip = address.split("/")[0] ?? "";
@@ -481,6 +509,7 @@ export class NetworkManager {
     this.dns.remove(ep.networkId, ep.containerId);
     const ext = n ? undefined : this.externalNetworks().find((x) => x.id === ep.networkId);
     const net = n ?? ext;
+    if (ep.ports.length && (!net || !net.external)) await removePortRules(net?.cniName ?? "", ep.containerId);
     const list = net ? this.conflistOf(net) : undefined;
     const cached = list ? undefined : this.cni.cache.list().find((c) => c.containerId === ep.containerId && c.ifName === ep.ifName);
     if (list || cached) await this.delAttachment(list, { containerId: ep.containerId, ifName: ep.ifName, netns: ep.netns, networkName: list?.name ?? cached!.networkName });
@@ -494,10 +523,10 @@ export class NetworkManager {
    * CNI DEL, then the rules a plugin could not remove because the namespace
    * was gone (see scrubAttachmentRules).
    */
-  private async delAttachment(list: NetConfList | undefined, a: { containerId: string; ifName: string; netns?: string; networkName: string }) {
+  private async delAttachment(list: NetConfList | undefined, a: { containerId: string; ifName: string; netns?: string; networkName: string }, alwaysScrub = false) {
     const gone = !a.netns || !existsSync(a.netns);
     await this.cni.del(list, a);
-    if (gone) await scrubAttachmentRules(list?.name ?? a.networkName, a.containerId);
+    if (gone || alwaysScrub) await scrubAttachmentRules(list?.name ?? a.networkName, a.containerId);
   }
 
   // ------------------------------------------------------------- netns
@@ -585,7 +614,7 @@ export class NetworkManager {
         if (!this.isBerthConf(list.name) || [...nets.values()].some((n) => n.cniName === list.name)) continue;
         const br = list.plugins[0]?.bridge;
         for (const c of this.cni.cache.list().filter((c) => c.networkName === list.name)) {
-          await this.delAttachment(undefined, { containerId: c.containerId, ifName: c.ifName, networkName: c.networkName }).catch(() => this.cni.cache.remove(c.networkName, c.containerId, c.ifName));
+          await this.delAttachment(undefined, { containerId: c.containerId, ifName: c.ifName, networkName: c.networkName }, true).catch(() => this.cni.cache.remove(c.networkName, c.containerId, c.ifName));
           report.cacheEntries++;
         }
         await this.tearDownNetwork({ id: "", cniName: list.name, bridge: typeof br === "string" ? br : undefined });
@@ -602,7 +631,7 @@ export class NetworkManager {
       for (const c of this.cni.cache.list()) {
         if (valid.has(`${c.containerId}/${c.ifName}`)) continue;
         try {
-          await this.delAttachment(undefined, { containerId: c.containerId, ifName: c.ifName, networkName: c.networkName, netns: c.netns });
+          await this.delAttachment(undefined, { containerId: c.containerId, ifName: c.ifName, networkName: c.networkName, netns: c.netns }, true);
           report.cacheEntries++;
         } catch (e) {
           errors.push((e as Error).message);
@@ -659,7 +688,7 @@ export class NetworkManager {
         const [cid, ifn] = readFileSync(join(dir, f), "utf8").split(/\r?\n/);
         if (!cid || valid.has(`${cid}/${ifn ?? ""}`)) continue;
         try {
-          await this.delAttachment(this.conflistOf(net), { containerId: cid, ifName: ifn || "eth0", netns: "", networkName: net.cniName });
+          await this.delAttachment(this.conflistOf(net), { containerId: cid, ifName: ifn || "eth0", netns: "", networkName: net.cniName }, true);
         } catch (e) {
           errors.push((e as Error).message);
         }

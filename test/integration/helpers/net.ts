@@ -91,7 +91,7 @@ export interface LeakReport {
 export async function leftovers(o: { root: string; netnsDir: string; networks: { cniName: string; bridge?: string }[]; containers: string[]; networkStays?: boolean }): Promise<LeakReport> {
   const ipam = join(o.root, "cni", "networks");
   // a network that stays keeps its bridge's rules; then only the containers' rules count
-  const needles = [...(o.networkStays ? [] : o.networks.flatMap((n) => [n.cniName, n.bridge ?? ""])), ...o.containers.flatMap(idNeedles)];
+  const needles = [...(o.networkStays ? [] : o.networks.flatMap((n) => [n.cniName, n.bridge ?? ""])), ...o.containers.flatMap((c) => [...idNeedles(c), `:${c}"`])];
   let cache: string[] = [];
   try {
     cache = readdirSync(join(o.root, "cni", "cache", "results"));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { attachmentConfList, bridgeConfList, cniNameFor, defaultGateway } from "../../../src/engine/network/conflist.ts";
-import { networkRules } from "../../../src/engine/network/firewall.ts";
+import { networkRules, portRules } from "../../../src/engine/network/firewall.ts";
 import { pluginConfig } from "../../../src/engine/network/cni/runtime.ts";
 import { parseConfList } from "../../../src/engine/network/cni/types.ts";
 import type { Network } from "../../../src/engine/network/model.ts";
@@ -25,8 +25,9 @@ const base: Network = {
 };
 
 describe("generated conflists", () => {
-  test("bridge network: bridge + host-local, portmap; masquerade is berth's per-network rule", () => {
-    const l = bridgeConfList(base, { ipamDir: "/d/cni/networks" });
+  test("bridge network: bridge + host-local (+ portmap with that port driver); masquerade is berth's per-network rule", () => {
+    expect(bridgeConfList(base, { ipamDir: "/d/cni/networks" }).plugins.map((p) => p.type)).toEqual(["bridge"]);
+    const l = bridgeConfList(base, { ipamDir: "/d/cni/networks", portmap: true });
     expect(l.name).toBe("berth-0123456789ab");
     expect(l.cniVersion).toBe("1.0.0");
     expect(l.plugins.map((p) => p.type)).toEqual(["bridge", "portmap"]);
@@ -41,7 +42,7 @@ describe("generated conflists", () => {
   });
 
   test("internal: bridge alone, no masquerade, no default route", () => {
-    const l = bridgeConfList({ ...base, internal: true }, { ipamDir: "/d" });
+    const l = bridgeConfList({ ...base, internal: true }, { ipamDir: "/d", portmap: true });
     expect(l.plugins.map((p) => p.type)).toEqual(["bridge"]);
     expect(l.plugins[0]!.ipMasq).toBe(false);
     expect((l.plugins[0]!.ipam as any).routes).toEqual([]);
@@ -111,10 +112,25 @@ describe("per-network firewall rules", () => {
       `-A BERTH-FORWARD -o br-0123456789ab -m conntrack --ctstate RELATED,ESTABLISHED ${c} -j ACCEPT`,
       `-A BERTH-FORWARD -o br-0123456789ab -m conntrack --ctstate DNAT ${c} -j ACCEPT`,
       `-A BERTH-FORWARD -i br-0123456789ab ${c} -j ACCEPT`,
+      `-A BERTH-INPUT -i br-0123456789ab -d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED ${c} -j DROP`,
       `-A BERTH-ISOLATION-2 -o br-0123456789ab ${c} -j DROP`,
     ]);
-    expect(r.nat).toEqual([`-A BERTH-POSTROUTING -s 172.20.0.0/16 ! -o br-0123456789ab ${c} -j MASQUERADE`]);
-    expect(networkRules({ ...base, options: { "com.docker.network.bridge.enable_ip_masquerade": "false" } }).nat).toEqual([]);
+    expect(r.nat).toEqual([
+      `-A BERTH-POSTROUTING -s 172.20.0.0/16 ! -o br-0123456789ab ${c} -j MASQUERADE`,
+      `-A BERTH-POSTROUTING -o br-0123456789ab -m addrtype --src-type LOCAL ${c} -j MASQUERADE`,
+      `-A BERTH-POSTROUTING -s 172.20.0.0/16 -o br-0123456789ab -m conntrack --ctstate DNAT ${c} -j MASQUERADE`,
+    ]);
+    expect(networkRules({ ...base, options: { "com.docker.network.bridge.enable_ip_masquerade": "false" } }).nat.some((l) => l.includes("! -o"))).toBe(false);
+  });
+
+  test("published ports: one DNAT per binding, host address when given, tagged with the container", () => {
+    expect(portRules("berth-x", "c1", "172.20.0.2", [
+      { hostIp: "0.0.0.0", hostPort: 8080, containerPort: 80, protocol: "tcp" },
+      { hostIp: "127.0.0.1", hostPort: 5353, containerPort: 53, protocol: "udp" },
+    ])).toEqual([
+      '-A BERTH-DNAT -p tcp -m tcp --dport 8080 -m comment --comment "berth:berth-x:c1" -j DNAT --to-destination 172.20.0.2:80',
+      '-A BERTH-DNAT -d 127.0.0.1/32 -p udp -m udp --dport 5353 -m comment --comment "berth:berth-x:c1" -j DNAT --to-destination 172.20.0.2:53',
+    ]);
   });
 
   test("internal network: nothing forwarded in or out, only DNS to the gateway reaches the host, no masquerade", () => {
