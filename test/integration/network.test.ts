@@ -19,7 +19,7 @@ import { aRecord, decode, encode, replyTo, RCODE } from "../../src/engine/networ
 import { rulesMentioning } from "../../src/engine/network/firewall.ts";
 import { hostRoutes } from "../../src/engine/network/host.ts";
 import { overlaps, parseCidr } from "../../src/engine/network/ipnet.ts";
-import { NetworkManager } from "../../src/engine/network/manager.ts";
+import { NetworkManager, type NetworkManagerOptions } from "../../src/engine/network/manager.ts";
 import type { Network } from "../../src/engine/network/model.ts";
 import { BerthError } from "../../src/errors.ts";
 import { isRoot, RuntimeCli, type Bundle } from "./harness.ts";
@@ -32,6 +32,7 @@ let root: string;
 let netnsDir: string;
 let rt: RuntimeCli;
 let m: NetworkManager;
+let opts: NetworkManagerOptions;
 let upstream: { port: number; close(): void } | undefined;
 const tag = String(process.pid % 100000);
 /** containers this test considers alive (reconcile keeps their attachments) */
@@ -108,7 +109,8 @@ beforeAll(async () => {
     },
   });
   upstream = up;
-  m = await NetworkManager.open({ db: openDb(join(root, "berth.db")), dataRoot: root, netnsDir, upstreams: [`127.0.0.1:${up.port}`], defaultBridge: `bt${tag}` });
+  opts = { db: openDb(join(root, "berth.db")), dataRoot: root, netnsDir, upstreams: [`127.0.0.1:${up.port}`], defaultBridge: `bt${tag}` };
+  m = await NetworkManager.open(opts);
 });
 
 afterAll(async () => {
@@ -116,7 +118,7 @@ afterAll(async () => {
   for (const id of rt.ids()) rt.run(["delete", "--force", id]);
   live.clear();
   await m.reconcile(() => false).catch((e) => console.error("reconcile:", e));
-  for (const n of nets) await m.remove("default", n.id, { removeDefault: true }).catch(() => {});
+  for (const n of nets) await m.remove(n.owner, n.id, { removeDefault: true }).catch(() => {});
   const left = await leftovers({ root, netnsDir, networks: nets, containers: [] });
   m.close();
   upstream?.close();
@@ -331,6 +333,46 @@ d("bridge networks with real containers", () => {
     rmSync(join(root, "cni", "net.d", "evil.conflist"));
     expect(m.list("default").length).toBe(count);
     expect((Bun.spawnSync(["ip", "-o", "link"]).stdout.toString().match(/\n/g) ?? []).length).toBe(links);
+  });
+
+  test("tenants: networks are scoped; names may repeat per tenant; subnets never overlap across tenants; default bridges are separate", async () => {
+    expectBerthError(await rejects(m.attach("other", A.name, { containerId: "x", netns: "/proc/self/ns/net" })), "NotFound", new RegExp(`^network ${A.name} not found$`));
+    expect(m.list("other").map((n) => n.name)).not.toContain(A.name);
+    expectBerthError(await rejects(m.remove("other", A.id)), "NotFound", /not found/);
+    expectBerthError(await rejects(m.create("other", { name: `t-${tag}`, subnet: A.subnet })), "FailedPrecondition", /^Pool overlaps/);
+    const same = await m.create("other", { name: A.name });
+    nets.push(same);
+    expect(same.id).not.toBe(A.id);
+    expect(overlaps(parseCidr(same.subnet!), parseCidr(A.subnet!))).toBe(false);
+    expect(m.get("default", A.name).id).toBe(A.id);
+    expect(m.get("other", A.name).id).toBe(same.id);
+    const def = await m.ensureDefault("other");
+    nets.push(def);
+    expect(def.bridge).not.toBe(`bt${tag}`);
+    expect(def.bridge).toMatch(/^berth-[0-9a-f]{9}$/);
+    await m.remove("other", same.name);
+  });
+
+  test("a restarted manager re-holds the names and ports of live containers (reconcile)", async () => {
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = probe.port;
+    probe.stop(true);
+    const ns = await m.createNetns(`rs-${tag}`);
+    live.add(`rs-${tag}`);
+    await m.attach("default", A.name, { containerId: `rs-${tag}`, netns: ns, name: "keeper", ports: [{ containerPort: 80, hostIp: "127.0.0.1", hostPort: port }] });
+    // berthd stops (containers keep running) and starts again
+    m.close();
+    expect(() => Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true)).not.toThrow();
+    m = await NetworkManager.open(opts);
+    const report = await m.reconcile((id) => live.has(id));
+    expect(report.endpoints).toBe(0);
+    expect(() => Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } })).toThrow(); // held again
+    const r = await client(`rc-${tag}`, A, "timeout 5 nslookup keeper; timeout 5 nslookup web");
+    expect(r.stdout).toContain(`Address: ${m.endpointsOf(`rs-${tag}`)[0]!.ip}`);
+    expect(r.stdout).toContain(`Address: ${m.endpointsOf(`srv-${tag}`)[0]!.ip}`);
+    await m.detachAll(`rs-${tag}`);
+    await m.removeNetns(`rs-${tag}`);
+    live.delete(`rs-${tag}`);
   });
 
   test("static address and ip-range", async () => {
