@@ -401,6 +401,23 @@ d("bridge networks with real containers", () => {
 });
 
 d("no leftovers", () => {
+  test("concurrent attaches and detaches on one network; CNI CHECK of a live attachment", async () => {
+    const N = await m.create("default", { name: `par-${tag}` });
+    const ids = Array.from({ length: 6 }, (_, i) => `par${i}-${tag}`);
+    const nss = await Promise.all(ids.map((id) => m.createNetns(id)));
+    const got = await Promise.all(ids.map((id, i) => m.attach("default", N.name, { containerId: id, netns: nss[i]!, name: id, ports: i % 2 ? [{ containerPort: 80, hostIp: "127.0.0.1" }] : [] })));
+    expect(new Set(got.map((g) => g.ip)).size).toBe(6);
+    expect(vethsOn(N.bridge!).length).toBe(6);
+    await m.check("default", N.name, ids[0]!);
+    // CHECK notices when the container's interface is gone
+    Bun.spawnSync(["nsenter", `--net=${nss[0]}`, "ip", "link", "del", "eth0"]);
+    expect(await rejects(m.check("default", N.name, ids[0]!))).toBeInstanceOf(BerthError);
+    await Promise.all(ids.map((id) => m.detachAll(id)));
+    await Promise.all(ids.map((id) => m.removeNetns(id)));
+    await m.remove("default", N.name);
+    expect(await leftovers({ root, netnsDir, networks: [N], containers: ids })).toEqual(NO_LEAKS);
+  });
+
   test("create/attach/detach/remove cycles", async () => {
     for (let i = 0; i < 3; i++) {
       const N = await m.create("default", { name: `cy-${tag}-${i}`, internal: i === 2 });

@@ -32,7 +32,7 @@ import { hostnameFile, hostsFile, resolvConf, upstreamServers } from "./etc-file
 import { addNetworkRules, addPortRules, removeNetworkRules, removePortRules, scrubAttachmentRules } from "./firewall.ts";
 import { hostRoutes, linkExists } from "./host.ts";
 import { parseCidr, parseIfAddr, type Cidr } from "./ipnet.ts";
-import { Mutex } from "./lock.ts";
+import { NetworkLocks } from "./lock.ts";
 import { OPT_BRIDGE_NAME, OPT_HOST_BINDING, OPT_MTU, type AttachRequest, type AttachResult, type CreateNetworkRequest, type Endpoint, type Network } from "./model.ts";
 import { NetnsStore } from "./netns.ts";
 import { portMappings, reservePorts, type Reservation } from "./ports.ts";
@@ -109,7 +109,7 @@ export class NetworkManager {
   readonly dns = new DnsRegistry();
   private readonly servers = new Map<string, DnsServer>();
   private readonly reservations = new Map<string, Reservation[]>();
-  private readonly lock = new Mutex();
+  private readonly lock = new NetworkLocks();
   private readonly opts: NetworkManagerOptions;
   private closed = false;
 
@@ -216,12 +216,14 @@ export class NetworkManager {
   }
 
   create(tenant: string, req: CreateNetworkRequest): Promise<Network> {
-    return this.lock.run(() => this.createLocked(tenant, req, false));
+    return this.lock.exclusive(() => this.createLocked(tenant, req, false));
   }
 
   /** The tenant's default "bridge" network, made on first use. */
   ensureDefault(tenant: string = DEFAULT_TENANT): Promise<Network> {
-    return this.lock.run(async () => {
+    const have = this.store.networks().find((n) => n.owner === tenant && n.isDefault);
+    if (have) return Promise.resolve(have);
+    return this.lock.exclusive(async () => {
       const have = this.store.networks().find((n) => n.owner === tenant && n.isDefault);
       if (have) return have;
       return this.createLocked(tenant, { name: DEFAULT_NETWORK, subnet: this.opts.defaultSubnet }, true);
@@ -311,7 +313,7 @@ export class NetworkManager {
 
   /** Remove a network without endpoints. The default network only with `removeDefault` (tenant removal). */
   remove(tenant: string, ref: string, opts: { removeDefault?: boolean } = {}): Promise<void> {
-    return this.lock.run(async () => {
+    return this.lock.exclusive(async () => {
       const n = this.get(tenant, ref);
       if (n.isDefault && !opts.removeDefault) throw new BerthError("PermissionDenied", `${n.name} is a pre-defined network and cannot be removed`);
       if (n.external) throw new BerthError("PermissionDenied", `network ${n.name} is defined by ${n.options["berth.cni.conflist"]}: remove that file to remove it`);
@@ -324,7 +326,7 @@ export class NetworkManager {
 
   /** Remove the tenant's unused networks (not the default); returns their names. */
   prune(tenant: string, f: { label?: string[] } = {}): Promise<string[]> {
-    return this.lock.run(async () => {
+    return this.lock.exclusive(async () => {
       const removed: string[] = [];
       for (const n of this.list(tenant, { label: f.label })) {
         if (n.isDefault || n.external || this.store.endpoints({ networkId: n.id }).length) continue;
@@ -367,7 +369,7 @@ export class NetworkManager {
   }
 
   attach(tenant: string, ref: string, req: AttachRequest): Promise<AttachResult> {
-    return this.lock.run(() => this.attachLocked(tenant, ref, req));
+    return this.lock.keyed(String(req?.containerId), () => this.attachLocked(tenant, ref, req));
   }
 
   private async attachLocked(tenant: string, ref: string, req: AttachRequest): Promise<AttachResult> {
@@ -479,8 +481,18 @@ export class NetworkManager {
     this.dns.set(n.id, ep.containerId, ep.ip, names, ep.dns.map(parseUpstream));
   }
 
+  /** CNI CHECK of an attachment: the plugins verify the container's interface, address and routes are as they made them. */
+  check(tenant: string, ref: string, containerId: string): Promise<void> {
+    return this.lock.keyed(containerId, async () => {
+      const n = this.get(tenant, ref);
+      const ep = this.store.endpoint(n.id, containerId);
+      if (!ep || ep.state !== "attached") throw notFound(`container ${containerId} is not connected to network ${n.name}`);
+      await this.cni.check(this.conflistOf(n), { containerId, netns: ep.netns, ifName: ep.ifName });
+    });
+  }
+
   detach(tenant: string, ref: string, containerId: string): Promise<void> {
-    return this.lock.run(async () => {
+    return this.lock.keyed(containerId, async () => {
       const n = this.get(tenant, ref);
       const ep = this.store.endpoint(n.id, containerId);
       if (!ep) throw notFound(`container ${containerId} is not connected to network ${n.name}`);
@@ -490,7 +502,7 @@ export class NetworkManager {
 
   /** Detach a container from every network (container removal). */
   detachAll(containerId: string): Promise<void> {
-    return this.lock.run(async () => {
+    return this.lock.keyed(containerId, async () => {
       const errors: string[] = [];
       for (const ep of this.store.endpoints({ containerId }).reverse()) {
         await this.tearDownEndpoint(ep, this.store.network(ep.networkId)).catch((e) => errors.push((e as Error).message));
@@ -589,7 +601,7 @@ export class NetworkManager {
    * otherwise.
    */
   reconcile(isLive: (containerId: string) => boolean): Promise<ReconcileReport> {
-    return this.lock.run(async () => {
+    return this.lock.exclusive(async () => {
       const report: ReconcileReport = { endpoints: 0, cacheEntries: 0, leases: 0, networks: 0, netns: 0 };
       const errors: string[] = [];
       const nets = new Map(this.store.networks().map((n) => [n.id, n] as const));

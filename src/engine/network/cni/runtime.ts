@@ -146,11 +146,12 @@ export class CniRuntime {
     this.cache.remove(conf.name, a.containerId, a.ifName);
   }
 
-  /** CHECK (cniVersion >= 0.4.0 and not disableCheck): the chain in order with the cached result. */
-  async check(list: NetConfList, a: AttachmentParams): Promise<void> {
+  /** CHECK (cniVersion >= 0.4.0 and not disableCheck): the chain the ADD ran, in order, with the cached result. */
+  async check(network: NetConfList, a: AttachmentParams): Promise<void> {
+    const cached = this.cache.get(network.name, a.containerId, a.ifName);
+    if (!cached?.complete || cached.result === undefined) throw new BerthError("NotFound", `check: no cached result for ${a.containerId}/${a.ifName} on network "${network.name}"`);
+    const list = cached.config; // the chain the ADD ran
     if (list.disableCheck || compareVersions(list.cniVersion, "0.4.0") < 0) return;
-    const cached = this.cache.get(list.name, a.containerId, a.ifName);
-    if (!cached?.complete || cached.result === undefined) throw new BerthError("NotFound", `check: no cached result for ${a.containerId}/${a.ifName} on network "${list.name}"`);
     for (const plugin of list.plugins) {
       await this.exec.run(plugin.type, list.name, pluginConfig(list, plugin, cached.result, a.capabilityArgs ?? cached.capabilityArgs), {
         command: "CHECK",
