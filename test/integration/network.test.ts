@@ -272,6 +272,7 @@ d("bridge networks with real containers", () => {
       "ip -4 route",
       get(db.ip), // same network: fine
       "timeout 5 nslookup db", // its own gateway's DNS: fine
+      "timeout 5 nslookup upstream.test 2>&1 || echo no-upstream", // but nothing from outside
       `${ncGet(web.ip)}`, // a container on another network
       `timeout 4 nslookup web ${A.gateway} 2>&1 || echo nslookup-failed`, // another network's gateway (the host)
       "ip route add default dev eth0 && echo route-forced",
@@ -285,6 +286,8 @@ d("bridge networks with real containers", () => {
     expect(r.stdout).toContain(`Address: ${db.ip}`);
     expect(r.stdout).not.toContain("hello-web");
     expect(r.stdout).not.toContain(`Address: ${web.ip}`);
+    expect(r.stdout).not.toContain("127.0.0.42");
+    expect(r.stdout).toContain("no-upstream");
     expect(r.stdout).toContain("nslookup-failed");
     expect(r.stdout).toContain("route-forced");
     expect(r.stdout).toContain("nslookup-failed-again");
@@ -312,6 +315,7 @@ d("bridge networks with real containers", () => {
   });
 
   test("bad input is refused with a clear error and changes nothing", async () => {
+    const okNs = await m.createNetns(`bad-${tag}`);
     const count = m.list("default").length;
     const links = (Bun.spawnSync(["ip", "-o", "link"]).stdout.toString().match(/\n/g) ?? []).length;
     expectBerthError(await rejects(m.create("default", { name: `ov-${tag}`, subnet: A.subnet })), "FailedPrecondition", /^Pool overlaps with other one on this address space$/);
@@ -323,16 +327,33 @@ d("bridge networks with real containers", () => {
     expectBerthError(await rejects(m.attach("default", "nope", { containerId: "x", netns: "/proc/self/ns/net" })), "NotFound", /^network nope not found$/);
     expectBerthError(await rejects(m.attach("default", A.name, { containerId: "x", netns: "/nonexistent" })), "InvalidArgument", /^netns: /);
     expectBerthError(await rejects(m.attach("default", A.name, { containerId: "../x", netns: "/proc/self/ns/net" })), "InvalidArgument", /^container id: /);
-    expectBerthError(await rejects(m.attach("default", A.name, { containerId: "x", netns: "/proc/self/ns/net", ip: "172.16.0.9" })), "InvalidArgument", /user configured subnets/);
+    // the host's own namespace, under any name, is not a container's
+    expectBerthError(await rejects(m.attach("default", A.name, { containerId: "x", netns: "/proc/self/ns/net" })), "InvalidArgument", /is the host's network namespace/);
+    const alias = join(root, "host-netns-alias");
+    writeFileSync(alias, "");
+    expect(Bun.spawnSync(["mount", "--bind", `/proc/${process.pid}/ns/net`, alias]).exitCode).toBe(0);
+    try {
+      expectBerthError(await rejects(m.attach("default", A.name, { containerId: "x", netns: alias })), "InvalidArgument", /is the host's network namespace/);
+    } finally {
+      Bun.spawnSync(["umount", alias]);
+      rmSync(alias);
+    }
+    expectBerthError(await rejects(m.attach("default", A.name, { containerId: "x", netns: okNs, ip: "172.16.0.9" })), "InvalidArgument", /user configured subnets/);
+    expectBerthError(await rejects(m.attach("default", A.name, { containerId: "x", netns: okNs, aliases: ["bad alias"] })), "InvalidArgument", /^aliases\[0\]: /);
+    expectBerthError(await rejects(m.attach("default", A.name, { containerId: "x", netns: okNs, ports: [{ containerPort: 70000 }] })), "InvalidArgument", /^ports\[0\]\.containerPort/);
+    expectBerthError(await rejects(m.attach("default", A.name, { containerId: "x", netns: okNs, dns: ["resolver.example"] })), "InvalidArgument", /^dns\[0\]: /);
+    expect(m.endpointsOf("x")).toEqual([]);
     expectBerthError(await rejects(m.remove("default", A.name)), "FailedPrecondition", /has active endpoints/);
     expectBerthError(await rejects(m.detach("default", A.name, "nobody")), "NotFound", /is not connected to network/);
     // a conflist whose plugin type tries to leave CNI_PATH is not a network
     writeFileSync(join(root, "cni", "net.d", "evil.conflist"), JSON.stringify({ cniVersion: "1.0.0", name: "evil", plugins: [{ type: "../../../bin/sh" }] }));
-    expectBerthError(await rejects(m.attach("default", "evil", { containerId: "x", netns: "/proc/self/ns/net" })), "NotFound", /network evil not found/);
+    expectBerthError(await rejects(m.attach("default", "evil", { containerId: "x", netns: okNs })), "NotFound", /network evil not found/);
     expect(m.confDir.scan().problems.some((p) => /plugins\[0\]\.type/.test(p.error))).toBe(true);
     rmSync(join(root, "cni", "net.d", "evil.conflist"));
     expect(m.list("default").length).toBe(count);
     expect((Bun.spawnSync(["ip", "-o", "link"]).stdout.toString().match(/\n/g) ?? []).length).toBe(links);
+    expect(Bun.spawnSync(["nsenter", `--net=${okNs}`, "ip", "-o", "link"]).stdout.toString()).not.toContain("eth0");
+    await m.removeNetns(`bad-${tag}`);
   });
 
   test("tenants: networks are scoped; names may repeat per tenant; subnets never overlap across tenants; default bridges are separate", async () => {
@@ -403,6 +424,7 @@ d("bridge networks with real containers", () => {
 d("no leftovers", () => {
   test("concurrent attaches and detaches on one network; CNI CHECK of a live attachment", async () => {
     const N = await m.create("default", { name: `par-${tag}` });
+    nets.push(N);
     const ids = Array.from({ length: 6 }, (_, i) => `par${i}-${tag}`);
     const nss = await Promise.all(ids.map((id) => m.createNetns(id)));
     const got = await Promise.all(ids.map((id, i) => m.attach("default", N.name, { containerId: id, netns: nss[i]!, name: id, ports: i % 2 ? [{ containerPort: 80, hostIp: "127.0.0.1" }] : [] })));
@@ -421,6 +443,7 @@ d("no leftovers", () => {
   test("create/attach/detach/remove cycles", async () => {
     for (let i = 0; i < 3; i++) {
       const N = await m.create("default", { name: `cy-${tag}-${i}`, internal: i === 2 });
+      nets.push(N);
       const ids = [`cy${i}a-${tag}`, `cy${i}b-${tag}`];
       for (const [k, id] of ids.entries()) {
         const ns = await m.createNetns(id);

@@ -9,10 +9,22 @@ import { must } from "./command.ts";
 import { deleteLink, linkExists } from "./host.ts";
 import { parseCidr } from "./ipnet.ts";
 
-export async function ensureBridge(name: string, gateway: string, subnet: string, mtu?: number): Promise<void> {
+/**
+ * A fixed, locally administered MAC for a network's bridge. Without one the
+ * kernel gives a bridge the lowest MAC of its ports, which changes as
+ * containers come and go (and CNI CHECK then fails: the bridge plugin compares
+ * it with the cached result).
+ */
+export function bridgeMac(networkId: string): string {
+  const hex = networkId.replace(/[^0-9a-f]/g, "").padEnd(10, "0").slice(0, 10);
+  return ["02", ...hex.match(/../g)!].join(":");
+}
+
+export async function ensureBridge(name: string, gateway: string, subnet: string, mtu?: number, mac?: string): Promise<void> {
   const prefix = parseCidr(subnet).prefix;
   const cmds: string[] = [];
-  if (!(await linkExists(name))) cmds.push(`link add name ${name}${mtu ? ` mtu ${mtu}` : ""} type bridge`);
+  if (!(await linkExists(name))) cmds.push(`link add name ${name}${mtu ? ` mtu ${mtu}` : ""}${mac ? ` address ${mac}` : ""} type bridge`);
+  else if (mac) cmds.push(`link set dev ${name} address ${mac}`);
   cmds.push(`addr replace ${gateway}/${prefix} dev ${name}`, `link set dev ${name} up`);
   try {
     await must(["ip", "-batch", "-"], `bridge ${name}`, { stdin: cmds.join("\n") + "\n" });

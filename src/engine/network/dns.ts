@@ -94,6 +94,8 @@ export interface DnsServerOptions {
   upstreams: () => Upstream[];
   /** per upstream try */
   timeoutMs?: number;
+  /** forward unknown names upstream (default true); false answers them SERVFAIL */
+  forward?: boolean;
 }
 
 export class DnsServer {
@@ -202,6 +204,7 @@ export class DnsServer {
         }
       }
     }
+    if (this.opts.forward === false) return encode(replyTo(q, RCODE.SERVFAIL, [], false));
     const ups = me.upstreams.length ? me.upstreams : this.opts.upstreams();
     for (const u of ups) {
       const reply = await (via === "udp" ? forwardUdp(data, u, this.opts.timeoutMs ?? 2000) : forwardTcp(data, u, this.opts.timeoutMs ?? 2000)).catch(() => undefined);

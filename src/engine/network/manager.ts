@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { BerthError, invalidArgument, notFound } from "../../errors.ts";
 import { DEFAULT_TENANT } from "../db.ts";
 import type { Logger } from "../logger.ts";
-import { ensureBridge, deleteBridge, enableRouteLocalnet } from "./bridge.ts";
+import { bridgeMac, ensureBridge, deleteBridge, enableRouteLocalnet } from "./bridge.ts";
 import { ConfDir } from "./cni/confdir.ts";
 import { PluginExec, type ExecTiming } from "./cni/exec.ts";
 import { CniRuntime } from "./cni/runtime.ts";
@@ -285,7 +285,7 @@ export class NetworkManager {
     if (n.external || !n.bridge || !n.gateway || !n.subnet) return;
     const mtu = Number(n.options[OPT_MTU] || 0) || undefined;
     this.confDir.write(bridgeConfList(n, this.confDirs()));
-    await ensureBridge(n.bridge, n.gateway, n.subnet, mtu);
+    await ensureBridge(n.bridge, n.gateway, n.subnet, mtu, bridgeMac(n.id));
     if (!n.internal) enableRouteLocalnet(n.bridge);
     await addNetworkRules(n);
     if (hasDns(n) && !this.servers.has(n.id)) {
@@ -295,6 +295,9 @@ export class NetworkManager {
         port: this.opts.dnsPort,
         registry: this.dns,
         upstreams: () => this.hostUpstreams(),
+        // as docker: an internal network's containers get no answers from outside
+        // (DNS would otherwise be a way out of a network that has none)
+        forward: !n.internal,
       });
       this.servers.set(n.id, server);
     }
@@ -377,6 +380,7 @@ export class NetworkManager {
     // --- checks
     if (typeof req.containerId !== "string" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(req.containerId)) throw invalidArgument(`container id: invalid ${JSON.stringify(req.containerId)}`);
     if (!req.netns || !existsSync(req.netns)) throw invalidArgument(`netns: ${JSON.stringify(req.netns)} does not exist`);
+    if (sameFile(req.netns, "/proc/self/ns/net")) throw invalidArgument(`netns: ${req.netns} is the host's network namespace`);
     const endpointName = req.name ?? req.containerId.slice(0, 12);
     if (this.store.endpoint(n.id, req.containerId)) throw new BerthError("AlreadyExists", `endpoint with name ${endpointName} already exists in network ${n.name}`);
     const aliases = (req.aliases ?? []).map((a, i) => {
@@ -634,10 +638,14 @@ export class NetworkManager {
       }
       // 3. GC where supported
       for (const n of nets.values()) {
-        const list = this.conflistOf(n);
-        if (!(await this.cni.supportsGC(list))) continue;
-        const mine = this.store.endpoints({ networkId: n.id }).map((e) => ({ containerId: e.containerId, ifName: e.ifName }));
-        await this.cni.gc(list, mine).catch((e) => errors.push((e as Error).message));
+        try {
+          const list = this.conflistOf(n);
+          if (!(await this.cni.supportsGC(list))) continue;
+          const mine = this.store.endpoints({ networkId: n.id }).map((e) => ({ containerId: e.containerId, ifName: e.ifName }));
+          await this.cni.gc(list, mine);
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
       }
       // 4. cached attachments nobody owns (DEL with the cached conflist)
       for (const c of this.cni.cache.list()) {
@@ -724,6 +732,17 @@ export class NetworkManager {
   /** The address the embedded DNS of a network listens on, if it runs. */
   dnsAddress(networkId: string): string | undefined {
     return this.servers.get(networkId)?.address;
+  }
+}
+
+/** Do two paths name the same inode (two namespace handles of one namespace)? */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
   }
 }
 

@@ -129,6 +129,24 @@ describe("embedded DNS server", () => {
     expect(fail.flags.rcode).toBe(RCODE.SERVFAIL);
   });
 
+  test("a server that must not forward (internal network) answers unknown names SERVFAIL without asking upstream", async () => {
+    const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const p2 = probe.port;
+    probe.stop(true);
+    const reg2 = new DnsRegistry();
+    reg2.set("n9", "c", "127.0.0.1", ["c", "db"]);
+    const s2 = await DnsServer.start({ networkId: "n9", address: "127.0.0.1", port: p2, registry: reg2, upstreams: () => [{ host: "127.0.0.1", port: up.port }], forward: false });
+    try {
+      seen.length = 0;
+      const r = decode((await forwardUdp(query("upstream.test"), { host: "127.0.0.1", port: p2 }, 2000))!);
+      expect(r.flags.rcode).toBe(RCODE.SERVFAIL);
+      expect(seen).toEqual([]);
+      expect(decode((await forwardUdp(query("db"), { host: "127.0.0.1", port: p2 }, 2000))!).answers[0]!.value).toBe("127.0.0.1");
+    } finally {
+      s2.stop();
+    }
+  });
+
   test("garbage gets FORMERR or nothing; the server keeps answering", async () => {
     const bad = await forwardUdp(hex("4242 0100 0001 0000 0000 0000 c00c"), { host: "127.0.0.1", port }, 1000);
     expect(decode(bad!).flags.rcode).toBe(RCODE.FORMERR);
