@@ -35,8 +35,10 @@ quietly() {
 #   iproute2, util-linux, procps, jq   ip/nsenter/unshare/ps/jq used by tests and scripts
 #   podman, conmon, containerd         real engines driving berth-runtime (test/compat)
 #   docker-registry      the OCI registry the registry client's tests push to and pull from
+#   containernetworking-plugins, iptables   CNI plugins (bridge, host-local, portmap, firewall, loopback) for berthd networks
 PACKAGES=(build-essential pkg-config libseccomp2 libseccomp-dev busybox-static runc
-  iproute2 util-linux procps jq podman conmon containerd docker-registry)
+  iproute2 util-linux procps jq podman conmon containerd docker-registry
+  containernetworking-plugins iptables)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()

@@ -85,6 +85,51 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    name: "0003-networks",
+    sql: `
+      -- berthd's networks (bridge networks it manages; conflists an administrator
+      -- dropped in <data root>/cni/net.d are read from there, not stored here)
+      CREATE TABLE networks (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        driver TEXT NOT NULL,
+        cni_name TEXT NOT NULL UNIQUE,    -- the CNI network name (berth-<id12>)
+        bridge TEXT UNIQUE,               -- host bridge device
+        subnet TEXT,
+        gateway TEXT,
+        ip_range TEXT,
+        user_subnet INTEGER NOT NULL,     -- subnet given by the user (static --ip allowed)
+        internal INTEGER NOT NULL,
+        is_default INTEGER NOT NULL,      -- the tenant's "bridge" network
+        labels_json TEXT NOT NULL,
+        options_json TEXT NOT NULL,
+        created TEXT NOT NULL,
+        UNIQUE (owner, name)
+      );
+      -- attachments of containers to networks; network_id may name an
+      -- administrator's conflist network, so it is not a foreign key
+      CREATE TABLE network_endpoints (
+        network_id TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        name TEXT,
+        aliases_json TEXT NOT NULL,
+        if_name TEXT NOT NULL,
+        netns TEXT NOT NULL,
+        address TEXT,                     -- "ip/len" once attached
+        gateway TEXT,
+        mac TEXT,
+        ports_json TEXT NOT NULL,         -- resolved PortBinding[]
+        dns_json TEXT NOT NULL,           -- the container's own upstream resolvers
+        state TEXT NOT NULL,              -- attaching | attached | detaching
+        created TEXT NOT NULL,
+        PRIMARY KEY (network_id, container_id)
+      );
+      CREATE INDEX network_endpoints_container ON network_endpoints(container_id);
+    `,
+  },
 ];
 
 export function openDb(path: string, migrations: Migration[] = MIGRATIONS): Database {
