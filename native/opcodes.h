@@ -113,6 +113,15 @@
 /* create a directory (and parents) inside the rootfs or on the host
    fields: str path, u32 where, u32 mode */
 #define OP_MKDIR 41
+/* open /proc/<pid> and check its start time (field 22 of stat), open ns/<name> for every name, then setns each in order
+   fields: u32 pid, str starttime, strv names */
+#define OP_JOIN_NS 55
+/* the console socket: connect to the unix socket at path (host), or when path is empty adopt the inherited fd
+   fields: str path, u32 fd */
+#define OP_CONSOLE 56
+/* open ptmx (must be a pty multiplexer), size it (if rows and cols), bind the slave on console (a path in the root, unless empty), give it to uid, send the master on the console socket, make the slave the controlling terminal and stdio
+   fields: str ptmx, u32 rows, u32 cols, str console, u32 uid */
+#define OP_PTY 57
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -168,6 +177,9 @@
   [OP_OOM_SCORE_ADJ] = "s", \
   [OP_ROOTFS] = "s", \
   [OP_MKDIR] = "suu", \
+  [OP_JOIN_NS] = "usv", \
+  [OP_CONSOLE] = "su", \
+  [OP_PTY] = "suusu", \
 }
 
 #define OP_NAMES { \
@@ -208,6 +220,9 @@
   [40] = "OOM_SCORE_ADJ", \
   [42] = "ROOTFS", \
   [41] = "MKDIR", \
+  [55] = "JOIN_NS", \
+  [56] = "CONSOLE", \
+  [57] = "PTY", \
 }
 
 #endif

@@ -15,6 +15,7 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   delete: async () => (await import("./runtime/simple.ts")).del,
   list: async () => (await import("./runtime/list.ts")).list,
   spec: async () => (await import("./runtime/spec.ts")).spec,
+  exec: async () => (await import("./runtime/exec.ts")).exec,
 };
 
 const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] <command> [flags] [args]
@@ -28,6 +29,7 @@ commands:
   kill      send a signal to a container's init (or all its processes with --all)
   delete    delete a stopped container (--force: any container)
   list      list containers (--format table|json, -q)
+  exec      run a new process in a running container
 `;
 
 function parseGlobal(argv: string[]): { global: GlobalOptions; rest: string[] } {

@@ -2,7 +2,7 @@
  * Container lifecycle over the native core: create, start, kill, delete,
  * state, list. The CLIs are thin adapters over these functions.
  */
-import { existsSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, renameSync, closeSync, writeSync, constants as fsc } from "node:fs";
+import { existsSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, closeSync, writeSync, constants as fsc } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Spec, State } from "../oci/runtime-spec.ts";
 import { parseSpec, requireProcess } from "../oci/validate.ts";
@@ -11,7 +11,11 @@ import { BerthError, failedPrecondition, invalidArgument, notFound, wrapError } 
 import { compilePlan } from "./plan/compile.ts";
 import { deviceCgroupRules } from "./plan/devices.ts";
 import { SYNC_TAG } from "./plan/opcodes.ts";
-import { launch, type Launched } from "./launch.ts";
+import { consoleFd, launch, type Launched } from "./launch.ts";
+import type { ConsoleSocket } from "./plan/terminal.ts";
+import { receiveMaster } from "./console.ts";
+import { hostLsm } from "./lsm.ts";
+import { writePidFile } from "./pidfile.ts";
 import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRecord, type Status } from "./state.ts";
 import { createCgroupManager, loadCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
 import type { CgroupMountSource } from "./plan/compile.ts";
@@ -32,6 +36,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** foreground `run`: berth-init stays as the container's parent and exits with its status */
   stay?: boolean;
+  /** with process.terminal and no consoleSocket: the runtime takes the pty master (foreground `run`) */
+  proxyTerminal?: boolean;
 }
 
 export class Runtime {
@@ -71,9 +77,7 @@ export class Runtime {
     const { spec, bundle, rootfs } = this.loadBundle(opts.bundle);
     trace("config");
     const proc = spec.process!;
-    if (proc.terminal && !opts.consoleSocket)
-      throw invalidArgument("process.terminal: a terminal needs --console-socket (or set terminal to false)");
-    if (proc.terminal) throw failedPrecondition("process.terminal: terminals are not supported yet");
+    const terminal = terminalOptions(proc.terminal, opts);
 
     // Everything that can be checked is checked before anything is created.
     const cgroup = createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
@@ -96,6 +100,8 @@ export class Runtime {
       hostCapBounding: hostBoundingSet(),
       hostHasKcore: existsSync("/proc/kcore"),
       seccompFilter,
+      console: terminal.console,
+      lsm: hostLsm(),
     });
 
     trace("plan");
@@ -111,6 +117,7 @@ export class Runtime {
       launched = await launch({
         plan,
         extraFds: Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
+        consoleSocket: terminal.proxy,
         onSync: (tag, pid) => {
           if (tag === SYNC_TAG.SETUP) {
             writeIdMaps(spec, pid);
@@ -119,6 +126,7 @@ export class Runtime {
         },
       });
       trace("init");
+      if (terminal.proxy) launched.master = receiveMaster(launched.console!);
       const rec: ContainerRecord = {
         ociVersion: OCI_VERSION,
         id: opts.id,
@@ -133,12 +141,13 @@ export class Runtime {
         config: spec,
       };
       this.store.save(rec);
-      if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+      if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
       (rec as ContainerRecord & { launched?: Launched }).launched = launched;
       trace("state");
       return rec;
     } catch (e) {
       if (launched) killQuietly(launched.pid);
+      if (launched?.master !== undefined) closeSync(launched.master);
       if (cgroupCreated) {
         killCgroup(cgroup);
         try {
@@ -307,8 +316,16 @@ async function waitGone(rec: ContainerRecord, ms = 10_000) {
   }
 }
 
-function writeAtomic(path: string, data: string) {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+/** runc's checkTerminal: where the pty master of process.terminal goes. */
+function terminalOptions(terminal: boolean | undefined, opts: CreateOptions): { console?: ConsoleSocket; proxy: boolean } {
+  if (!terminal) {
+    if (opts.consoleSocket) throw invalidArgument("--console-socket: needs process.terminal set to true");
+    return { proxy: false };
+  }
+  if (opts.consoleSocket) {
+    if (opts.proxyTerminal) throw invalidArgument("--console-socket: only with --detach (a foreground run takes the terminal itself)");
+    return { console: { path: resolve(opts.consoleSocket) }, proxy: false };
+  }
+  if (!opts.proxyTerminal) throw invalidArgument("process.terminal: a terminal needs --console-socket (or set terminal to false)");
+  return { console: { fd: consoleFd(opts.preserveFds ?? 0) }, proxy: true };
 }

@@ -4,13 +4,12 @@
  * order berth-init executes them (see opcodes.ts for the protocol).
  */
 import type { Spec, Mount, LinuxNamespace } from "../../oci/runtime-spec.ts";
-import { capMask, capName } from "../../oci/capabilities.ts";
-import { rlimitNumber } from "../../oci/rlimits.ts";
-import { BerthError, invalidArgument } from "../../errors.ts";
+import { invalidArgument } from "../../errors.ts";
 import { instr, type Instruction } from "./record.ts";
 import { Where, SYNC_TAG } from "./opcodes.ts";
 import { CLONE, MS } from "./linux.ts";
-import { RLIM_INFINITY } from "../../oci/rlimits.ts";
+import { compileProcess, type HostLsm } from "./process.ts";
+import { consoleInstr, ptyInstr, type ConsoleSocket } from "./terminal.ts";
 import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
 import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
 import { isAbsolute, join, resolve } from "node:path";
@@ -54,6 +53,10 @@ export interface PlanContext {
   seccompFilter?: { flags: number; filter: Uint8Array };
   /** whether a host path is a directory (bind mount targets are created to match); default: stat */
   isDir?: (hostPath: string) => boolean;
+  /** which LSMs can take a profile or label */
+  lsm?: HostLsm;
+  /** where the pty master goes when process.terminal is true */
+  console?: ConsoleSocket;
 }
 
 const NS_FLAG: Record<string, number> = {
@@ -66,8 +69,6 @@ const NS_FLAG: Record<string, number> = {
   cgroup: CLONE.NEWCGROUP,
   time: CLONE.NEWTIME,
 };
-
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export function namespaceFlag(type: string): number {
   const f = NS_FLAG[type];
@@ -83,14 +84,15 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   const { spec } = ctx;
   const proc = spec.process;
   if (!proc?.args?.length) throw invalidArgument("process.args: required to create a container");
-  const args = proc.args;
   const plan: Instruction[] = [];
   const namespaces: LinuxNamespace[] = spec.linux?.namespaces ?? [];
   const newNs = (t: string) => namespaces.some((n) => n.type === t && !n.path);
   const anyNs = (t: string) => namespaces.some((n) => n.type === t);
   const userns = newNs("user");
 
-  // ---- berth-init, before the fork: join namespaces (user first), time ns offsets.
+  // ---- berth-init, before the fork: the console socket (a host path), join
+  // namespaces (user first), time ns offsets.
+  if (proc.terminal) plan.push(consoleInstr(ctx.console));
   const joins = namespaces.filter((n) => n.path).sort((a, b) => Number(b.type === "user") - Number(a.type === "user"));
   for (const ns of joins) plan.push(instr("SETNS", namespaceFlag(ns.type), ns.path!));
   if (newNs("time")) {
@@ -122,82 +124,18 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   for (const p of spec.linux?.readonlyPaths ?? []) plan.push(instr("READONLY_PATH", p));
   for (const p of spec.linux?.maskedPaths ?? []) plan.push(instr("MASK", p));
 
-  // ---- process attributes
-  if (proc.oomScoreAdj !== undefined) plan.push(instr("OOM_SCORE_ADJ", String(proc.oomScoreAdj)));
-  for (const [i, rl] of (proc.rlimits ?? []).entries()) {
-    const res = rlimitNumber(rl.type);
-    if (res === undefined) throw invalidArgument(`process.rlimits[${i}].type: unknown rlimit "${rl.type}"`);
-    plan.push(instr("RLIMIT", res, toRlim(rl.soft), toRlim(rl.hard)));
-  }
-  plan.push(instr("UMASK", proc.user.umask ?? 0o022));
-  if (proc.noNewPrivileges) plan.push(instr("NO_NEW_PRIVS"));
-
-  const seccomp = ctx.seccompFilter;
-  if (seccomp && !proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
-
-  // ---- credentials (runc's finalizeNamespace order)
-  plan.push(instr("CLOSE_FDS", 3 + (ctx.preserveFds ?? 0)));
-  const caps = proc.capabilities ?? {};
-  const mask = (set: string, names: string[] | undefined) => {
-    const m = capMaskAt(`process.capabilities.${set}`, names ?? []);
-    if (ctx.hostCapBounding !== undefined && (m & ~ctx.hostCapBounding) !== 0n) {
-      const missing = namesOf(m & ~ctx.hostCapBounding);
-      throw new BerthError(
-        "FailedPrecondition",
-        `process.capabilities.${set}: ${missing.join(", ")} not in the host's capability bounding set`,
-      );
-    }
-    return m;
-  };
-  const bounding = mask("bounding", caps.bounding);
-  const effective = mask("effective", caps.effective);
-  const permitted = mask("permitted", caps.permitted);
-  const inheritable = mask("inheritable", caps.inheritable);
-  const ambient = mask("ambient", caps.ambient);
-  plan.push(instr("CAP_BOUNDING", bounding));
-  plan.push(instr("KEEPCAPS", 1));
-  const gids = new Uint8Array(4 * (proc.user.additionalGids?.length ?? 0));
-  const gv = new DataView(gids.buffer);
-  (proc.user.additionalGids ?? []).forEach((g, i) => gv.setUint32(i * 4, g, true));
-  plan.push(instr("SETGROUPS", gids));
-  plan.push(instr("SETGID", proc.user.gid));
-  plan.push(instr("SETUID", proc.user.uid));
-  plan.push(instr("CAPSET", effective, permitted, inheritable));
-  plan.push(instr("KEEPCAPS", 0));
-  // The kernel only lets a capability be ambient if it is also permitted and
-  // inheritable; runc's own default spec asks for more and runc ignores the
-  // failures, so the plan raises just the ones the kernel can grant.
-  plan.push(instr("AMBIENT", ambient & permitted & inheritable));
-
-  // ---- cwd, executable, then wait for `start`
-  plan.push(instr("CHDIR", proc.cwd));
-  const env = proc.env ?? [];
-  const pathVar = env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
-  plan.push(instr("EXEC_PREPARE", args[0]!, pathVar));
-  plan.push(instr("READY"));
-  plan.push(instr("FIFO_WAIT"));
-  if (seccomp && proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
-  plan.push(instr("EXEC", args, env));
+  // ---- the process: attributes, credentials, cwd; READY; wait for `start`; exec
+  plan.push(
+    ...compileProcess({
+      process: proc,
+      hostCapBounding: ctx.hostCapBounding,
+      seccompFilter: ctx.seccompFilter,
+      preserveFds: ctx.preserveFds,
+      lsm: ctx.lsm,
+      gate: [instr("FIFO_WAIT")],
+    }),
+  );
   return plan;
-}
-
-function toRlim(v: number | bigint): bigint {
-  const b = BigInt(v);
-  return b < 0n ? RLIM_INFINITY : b;
-}
-
-function capMaskAt(field: string, names: string[]): bigint {
-  try {
-    return capMask(names);
-  } catch (e) {
-    throw e instanceof BerthError ? e.wrap(field) : invalidArgument(`${field}: ${String(e)}`);
-  }
-}
-
-function namesOf(mask: bigint): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < 64; i++) if (mask & (1n << BigInt(i))) out.push(capName(i) ?? `cap ${i}`);
-  return out;
 }
 
 /** Mount namespace setup up to and including the switch to the new root. */
@@ -244,6 +182,9 @@ function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
 
   plan.push(instr(ctx.noPivot ? "MOVE_ROOT" : "PIVOT_ROOT", rootfs));
   if (rootProp !== undefined) plan.push(instr("MOUNT", "", "/", Where.HOST, "", rootProp, ""));
+  // The pty comes from the container's own devpts; /dev/console is bound
+  // before the root turns read-only.
+  if (spec.process?.terminal) plan.push(ptyInstr(spec.process, "/dev/console"));
   if (spec.root?.readonly) plan.push(instr("REMOUNT", "/", Where.HOST, MS.BIND | MS.RDONLY, ""));
   return plan;
 }
