@@ -113,7 +113,7 @@ d("console socket", () => {
       // the slave itself is bound on /dev/console, owned by the process's user
       const st = out.match(/^([0-9a-f]+:[0-9a-f]+ \d+)$/gm)!;
       expect(st).toHaveLength(2);
-      expect(st[0]).toBe(st[1]);
+      expect(st[0]).toBe(st[1]!);
       expect(st[0]!.startsWith("88:")).toBe(true); // major 136: a pty slave
       expect(st[0]!.endsWith(" 1000")).toBe(true);
     } finally {
