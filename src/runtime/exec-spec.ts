@@ -45,9 +45,7 @@ export function execProcess(config: Process | undefined, flags: ExecFlags): Proc
     } catch (e) {
       throw wrapError(`exec: --process`, e);
     }
-    const p = parseProcess(text, flags.processFile);
-    if (!p.args?.length) throw invalidArgument(`${flags.processFile}: args: required`);
-    return p;
+    return parseProcess(text, flags.processFile);
   }
   if (!flags.args.length) throw invalidArgument("exec: a command is required (or --process)");
   if (!config) throw invalidArgument("exec: the container's config has no process to start from: use --process");
