@@ -13,7 +13,6 @@ import { deviceCgroupRules } from "./plan/devices.ts";
 import { SYNC_TAG } from "./plan/opcodes.ts";
 import { consoleFd, launch, type Launched } from "./launch.ts";
 import type { ConsoleSocket } from "./plan/terminal.ts";
-import { receiveMaster } from "./console.ts";
 import { hostLsm } from "./lsm.ts";
 import { writePidFile } from "./pidfile.ts";
 import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRecord, type Status } from "./state.ts";
@@ -126,7 +125,7 @@ export class Runtime {
         },
       });
       trace("init");
-      if (terminal.proxy) launched.master = receiveMaster(launched.console!);
+      if (terminal.proxy) launched.master = (await import("./console.ts")).receiveMaster(launched.console!);
       const rec: ContainerRecord = {
         ociVersion: OCI_VERSION,
         id: opts.id,
