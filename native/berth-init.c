@@ -987,7 +987,8 @@ static int do_pty(const struct ins *in, struct err *e)
 		goto out;
 	}
 	for (int i = 0; i < 3; i++)
-		if (dup3(slave, i, 0) < 0) {
+		/* dup3 refuses to copy an fd onto itself: then just keep it open across exec */
+		if ((slave == i ? fcntl(i, F_SETFD, 0) : dup3(slave, i, 0)) < 0) {
 			fail(e, errno, "terminal: make it fd %d", i);
 			goto out;
 		}
