@@ -199,21 +199,6 @@ static void send_error(uint32_t index, uint32_t op, const struct err *e)
 static const char *const op_fields[] = OP_FIELDS;
 #define NOPS (sizeof op_fields / sizeof op_fields[0])
 
-/*
- * A parsed instruction. Fields of each kind are numbered in the order they
- * appear: MOUNT(source, target, where, fstype, flags, data) has s[0]=source,
- * s[1]=target, n[0]=where, s[2]=fstype, n[1]=flags, s[3]=data. Strings point
- * into the plan buffer, which lives until exec.
- */
-struct ins {
-	uint32_t op;
-	uint64_t n[4];
-	char *s[4];
-	const uint8_t *b;
-	uint32_t blen;
-	char **v[2];
-};
-
 struct cursor {
 	uint8_t *p, *end;
 };
@@ -359,6 +344,11 @@ static int root(struct err *e)
 	return rootfd;
 }
 
+int plan_root(struct err *e)
+{
+	return root(e);
+}
+
 static void reset_root(void)
 {
 	if (rootfd >= 0)
@@ -403,7 +393,7 @@ static void target_close(struct target *t)
 	t->fd = -1;
 }
 
-static int write_file(const char *path, const char *data, struct err *e)
+int write_file(const char *path, const char *data, struct err *e)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -1113,6 +1103,15 @@ static int run(struct ins *in, struct err *e)
 		return 0;
 	case OP_MKDIR:
 		return do_mkdir(s[0], n[0], n[1], e);
+	case OP_OPEN_TREE:
+	case OP_MOVE_MOUNT:
+		return idmap_step(in, e);
+	case OP_PERSONALITY:
+	case OP_IOPRIO:
+	case OP_SCHED_ATTR:
+	case OP_CPU_AFFINITY:
+	case OP_MEMPOLICY:
+		return feature_step(in, e);
 	case OP_JOIN_NS:
 		reset_root(); /* "/" is about to change */
 		if (join_namespaces(n[0], s[0], in->v[0], e) < 0)

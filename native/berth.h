@@ -23,6 +23,32 @@ int fail_msg(struct err *e, int errnum, const char *fmt, ...) __attribute__((for
 int wrap(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * A parsed plan instruction. Fields of each kind are numbered in the order they
+ * appear: MOUNT(source, target, where, fstype, flags, data) has s[0]=source,
+ * s[1]=target, n[0]=where, s[2]=fstype, n[1]=flags, s[3]=data. Strings point
+ * into the plan buffer, which lives until exec. (A unit test checks that no
+ * opcode has more fields of a kind than these arrays hold.)
+ */
+struct ins {
+	uint32_t op;
+	uint64_t n[8];
+	char *s[4];
+	const uint8_t *b;
+	uint32_t blen;
+	char **v[2];
+};
+
+/* open(path, O_WRONLY) and write data in one write(2) (berth-init.c). */
+int write_file(const char *path, const char *data, struct err *e);
+/* The O_PATH fd ROOT_* paths resolve in: the rootfs, or "/" after the switch (berth-init.c). */
+int plan_root(struct err *e);
+
+/* Steps in native/idmap.c (OPEN_TREE, MOVE_MOUNT) and native/features.c
+ * (PERSONALITY, IOPRIO, SCHED_ATTR, CPU_AFFINITY, MEMPOLICY); -1 with e filled. */
+int idmap_step(const struct ins *in, struct err *e);
+int feature_step(const struct ins *in, struct err *e);
+
+/*
  * Path resolution inside a root directory (resolve.c). rootfd is an O_PATH
  * directory fd; path is taken relative to it whether or not it starts with '/'.
  * Symlinks and ".." are resolved by the kernel as if rootfd were "/"

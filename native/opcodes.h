@@ -122,6 +122,27 @@
 /* open ptmx (must be a pty multiplexer), size it (if rows and cols), bind the slave on console (a path in the root, unless empty), give it to uid, send the master on the console socket, make the slave the controlling terminal and stdio
    fields: str ptmx, u32 rows, u32 cols, str console, u32 uid */
 #define OP_PTY 57
+/* before CLONE: clone the tree at source (host path; flags bit 0: with submounts) as a detached slave mount kept in slot; with uid_map/gid_map text, idmap it with a user namespace made for them (flags bit 1: the submounts too)
+   fields: u32 slot, str source, u32 flags, str uidMap, str gidMap */
+#define OP_OPEN_TREE 67
+/* attach the detached tree in slot at target (move_mount) and close the slot
+   fields: u32 slot, str target, u32 where */
+#define OP_MOVE_MOUNT 68
+/* personality(persona)
+   fields: u32 persona */
+#define OP_PERSONALITY 69
+/* ioprio_set(which, who, ioprio)
+   fields: u32 which, u32 who, u32 ioprio */
+#define OP_IOPRIO 70
+/* sched_setattr(0, attr, 0); nice is a two's complement i32
+   fields: u32 policy, u64 flags, u32 nice, u32 priority, u64 runtime, u64 deadline, u64 period */
+#define OP_SCHED_ATTR 71
+/* sched_setaffinity(0) to the cpu bitmask (little-endian bytes, a multiple of 8)
+   fields: bytes mask */
+#define OP_CPU_AFFINITY 72
+/* set_mempolicy(mode|flags, node bitmask (multiple of 8 bytes; empty = NULL))
+   fields: u32 mode, bytes nodes */
+#define OP_MEMPOLICY 73
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -180,6 +201,13 @@
   [OP_JOIN_NS] = "usv", \
   [OP_CONSOLE] = "su", \
   [OP_PTY] = "suusu", \
+  [OP_OPEN_TREE] = "ususs", \
+  [OP_MOVE_MOUNT] = "usu", \
+  [OP_PERSONALITY] = "u", \
+  [OP_IOPRIO] = "uuu", \
+  [OP_SCHED_ATTR] = "uUuuUUU", \
+  [OP_CPU_AFFINITY] = "b", \
+  [OP_MEMPOLICY] = "ub", \
 }
 
 #define OP_NAMES { \
@@ -223,6 +251,13 @@
   [55] = "JOIN_NS", \
   [56] = "CONSOLE", \
   [57] = "PTY", \
+  [67] = "OPEN_TREE", \
+  [68] = "MOVE_MOUNT", \
+  [69] = "PERSONALITY", \
+  [70] = "IOPRIO", \
+  [71] = "SCHED_ATTR", \
+  [72] = "CPU_AFFINITY", \
+  [73] = "MEMPOLICY", \
 }
 
 #endif

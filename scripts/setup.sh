@@ -33,8 +33,10 @@ quietly() {
 #   busybox-static       the test rootfs
 #   runc                 reference peer for tests and benchmarks
 #   iproute2, util-linux, procps, jq   ip/nsenter/unshare/ps/jq used by tests and scripts
+#   podman, conmon, containerd         real engines driving berth-runtime (test/compat)
+#   docker-registry      the OCI registry the registry client's tests push to and pull from
 PACKAGES=(build-essential pkg-config libseccomp2 libseccomp-dev busybox-static runc
-  iproute2 util-linux procps jq)
+  iproute2 util-linux procps jq podman conmon containerd docker-registry)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
@@ -107,6 +109,14 @@ if [ -f native/Makefile ]; then
 else
   step "native/Makefile not present yet; skipping the native build"
 fi
+
+# ------------------------------------------------------------ 4b. runtime bundle
+# bin/berth-runtime prefers build/runtime/ (bytecode) while it is newer than src/.
+if [ ! -f build/runtime/runtime.js ] || [ -n "$(find src -newer build/runtime/runtime.js -print -quit)" ]; then
+  bash scripts/build-bundle.sh || die "scripts/build-bundle.sh failed"
+  step "built build/runtime (bundle + bytecode)"
+fi
+bash scripts/setup-criu.sh || step "warning: no working CRIU (scripts/setup-criu.sh failed): checkpoint tests will be skipped"
 
 # ------------------------------------------------------------ 5. test rootfs
 bash scripts/make-rootfs.sh .cache/rootfs/busybox || die "scripts/make-rootfs.sh failed"

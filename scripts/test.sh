@@ -5,6 +5,7 @@
 #   2. tsc --noEmit -p .                     (type check; a failure counts as 1 failed)
 #   3. bun test test/unit                    (no root needed)
 #   4. bun test test/integration             (root only; --timeout 60000 per test)
+#   5. bun test test/compat                  (root only: podman and containerd on berth-runtime)
 #
 # Everything is also written to $TEST_LOG (default .cache/test.log). The LAST line
 # printed is always "N passed, N failed, N skipped", summed from bun test's own
@@ -137,8 +138,12 @@ if [ "$(id -u)" -eq 0 ]; then
   run_suite integration test/integration "${BERTH_INTEGRATION_TIMEOUT:-3000}" \
     --timeout "${BERTH_TEST_TIMEOUT_MS:-60000}"
   [ $? -eq 2 ] || found_any=1
+  # Real engines (podman, containerd) driving berth-runtime.
+  run_suite compat test/compat "${BERTH_COMPAT_TIMEOUT:-1800}" \
+    --timeout "${BERTH_TEST_TIMEOUT_MS:-120000}"
+  [ $? -eq 2 ] || found_any=1
 else
-  say "integration: skipped (needs root)"
+  say "integration, compat: skipped (needs root)"
 fi
 
 if [ "$found_any" -eq 0 ]; then

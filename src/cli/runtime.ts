@@ -16,9 +16,17 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   list: async () => (await import("./runtime/list.ts")).list,
   spec: async () => (await import("./runtime/spec.ts")).spec,
   exec: async () => (await import("./runtime/exec.ts")).exec,
+  ps: async () => (await import("./runtime/ps.ts")).ps,
+  pause: async () => (await import("./runtime/pause.ts")).pause,
+  resume: async () => (await import("./runtime/pause.ts")).resume,
+  update: async () => (await import("./runtime/update.ts")).update,
+  events: async () => (await import("./runtime/events.ts")).events,
+  features: async () => (await import("./runtime/features.ts")).features,
+  checkpoint: async () => (await import("./runtime/checkpoint.ts")).checkpoint,
+  restore: async () => (await import("./runtime/checkpoint.ts")).restore,
 };
 
-const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] <command> [flags] [args]
+const USAGE = `usage: berth-runtime [--root DIR] [--log FILE] [--criu PATH] [--log-format text|json] [--debug] <command> [flags] [args]
 
 commands:
   spec      write a default config.json into the bundle
@@ -30,6 +38,14 @@ commands:
   delete    delete a stopped container (--force: any container)
   list      list containers (--format table|json, -q)
   exec      run a new process in a running container
+  ps        list the processes of a container (--format table|json; ps(1) options after the id)
+  pause     freeze every process of a container
+  resume    thaw a paused container
+  update    change a running container's resource limits (--resources FILE, or --memory, --cpu-quota, ...)
+  events    stream stats and OOM events as JSON lines (--stats: once; --interval 5s)
+  features  print the runtime-spec features document
+  checkpoint  checkpoint a running container with CRIU (--image-path DIR, --leave-running, ...)
+  restore   restore a container from a checkpoint (--image-path DIR --bundle DIR, --detach, ...)
 `;
 
 function parseGlobal(argv: string[]): { global: GlobalOptions; rest: string[] } {
@@ -64,8 +80,10 @@ function parseGlobal(argv: string[]): { global: GlobalOptions; rest: string[] } 
       case "systemd-cgroup":
         throw invalidArgument("--systemd-cgroup: the systemd cgroup driver is not supported");
       case "rootless":
-      case "criu":
         value(flag, inline);
+        break;
+      case "criu":
+        global.criu = value(flag, inline);
         break;
       case "version":
       case "v":
@@ -106,4 +124,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => (process.exitCode = code));

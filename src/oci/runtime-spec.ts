@@ -437,72 +437,11 @@ export interface LinuxRdma {
 
 // ---------------------------------------------------------------- seccomp
 
-export type LinuxSeccompAction =
-  | "SCMP_ACT_KILL"
-  | "SCMP_ACT_KILL_PROCESS"
-  | "SCMP_ACT_KILL_THREAD"
-  | "SCMP_ACT_TRAP"
-  | "SCMP_ACT_ERRNO"
-  | "SCMP_ACT_TRACE"
-  | "SCMP_ACT_ALLOW"
-  | "SCMP_ACT_LOG"
-  | "SCMP_ACT_NOTIFY";
-export const SECCOMP_ACTIONS: readonly LinuxSeccompAction[] = [
-  "SCMP_ACT_KILL",
-  "SCMP_ACT_KILL_PROCESS",
-  "SCMP_ACT_KILL_THREAD",
-  "SCMP_ACT_TRAP",
-  "SCMP_ACT_ERRNO",
-  "SCMP_ACT_TRACE",
-  "SCMP_ACT_ALLOW",
-  "SCMP_ACT_LOG",
-  "SCMP_ACT_NOTIFY",
-];
-
-export type LinuxSeccompOperator =
-  | "SCMP_CMP_NE"
-  | "SCMP_CMP_LT"
-  | "SCMP_CMP_LE"
-  | "SCMP_CMP_EQ"
-  | "SCMP_CMP_GE"
-  | "SCMP_CMP_GT"
-  | "SCMP_CMP_MASKED_EQ";
-export const SECCOMP_OPERATORS: readonly LinuxSeccompOperator[] = [
-  "SCMP_CMP_NE",
-  "SCMP_CMP_LT",
-  "SCMP_CMP_LE",
-  "SCMP_CMP_EQ",
-  "SCMP_CMP_GE",
-  "SCMP_CMP_GT",
-  "SCMP_CMP_MASKED_EQ",
-];
-
-/** Deep checks (architectures, flags, syscall names) belong to the seccomp compiler. */
-export interface LinuxSeccomp {
-  defaultAction: LinuxSeccompAction;
-  defaultErrnoRet?: number;
-  /** "SCMP_ARCH_X86_64", ... */
-  architectures?: string[];
-  /** "SECCOMP_FILTER_FLAG_LOG", ... */
-  flags?: string[];
-  listenerPath?: string;
-  listenerMetadata?: string;
-  syscalls?: LinuxSyscall[];
-}
-
-export interface LinuxSyscall {
-  names: string[];
-  action: LinuxSeccompAction;
-  errnoRet?: number;
-  args?: LinuxSeccompArg[];
-}
-
-export interface LinuxSeccompArg {
-  index: number;
-  value: Int64;
-  valueTwo?: Int64;
-  op: LinuxSeccompOperator;
-}
+// One definition, shared with the seccomp compiler (which must treat every
+// value as untrusted input, so the enums are plain strings there).
+export type { LinuxSeccomp, LinuxSyscall, LinuxSeccompArg, LinuxSeccompAction, LinuxSeccompOperator } from "./seccomp.ts";
+export { SECCOMP_ACTIONS, SECCOMP_OPERATORS } from "./seccomp.ts";
+import type { LinuxSeccomp } from "./seccomp.ts";
 
 // ---------------------------------------------------------------- state
 

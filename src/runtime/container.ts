@@ -22,6 +22,7 @@ import { compileSeccomp } from "./seccomp/compile.ts";
 import { mkfifo } from "./sys/libc.ts";
 import { mountPointOf } from "./mountinfo.ts";
 import { trace } from "../trace.ts";
+import { currentMapWriter, writeIdMaps } from "./idmaps.ts";
 
 import { OCI_VERSION } from "../version.ts";
 const O_CLOEXEC = 0o2000000;
@@ -101,6 +102,7 @@ export class Runtime {
       seccompFilter,
       console: terminal.console,
       lsm: hostLsm(),
+      mapWriter: currentMapWriter(),
     });
 
     trace("plan");
@@ -213,11 +215,11 @@ export class Runtime {
       const rec = this.store.load(id);
       const status = this.status(rec);
       if (status === "stopped") throw failedPrecondition(`container "${id}" is not running`);
-      if (all && rec.cgroup) {
-        const cg = loadCgroupManager(rec.cgroup);
-        for (const pid of cg.processes()) sendSignal(pid, signal);
-        if (signal === 9 && status === "paused") cg.thaw();
-      } else sendSignal(rec.pid, signal);
+      const cg = rec.cgroup ? loadCgroupManager(rec.cgroup) : undefined;
+      if (all && cg) for (const pid of cg.processes()) sendSignal(pid, signal);
+      else sendSignal(rec.pid, signal);
+      // a v1-frozen task acts on SIGKILL only once thawed (runc thaws too)
+      if (signal === 9 && status === "paused") cg?.thaw();
     });
   }
 
@@ -255,7 +257,7 @@ export class Runtime {
 }
 
 /** The manager's view of the hierarchies, in the plan compiler's terms. */
-function cgroupMountSources(cg: CgroupManager): CgroupMountSource[] {
+export function cgroupMountSources(cg: CgroupManager): CgroupMountSource[] {
   return cg.mounts().map((m) => ({
     name: m.mountpoint.replace(/^\/sys\/fs\/cgroup\/?/, ""),
     fstype: m.fstype,
@@ -273,22 +275,6 @@ function safeFrozen(cg: CgroupManager): boolean {
   }
 }
 
-function writeIdMaps(spec: Spec, pid: number) {
-  if (!(spec.linux?.namespaces ?? []).some((n) => n.type === "user" && !n.path)) return;
-  const fmt = (m: { containerID: number; hostID: number; size: number }[] = []) =>
-    m.map((x) => `${x.containerID} ${x.hostID} ${x.size}`).join("\n") + "\n";
-  try {
-    writeFileSync(`/proc/${pid}/uid_map`, fmt(spec.linux?.uidMappings));
-  } catch (e) {
-    throw wrapError("linux.uidMappings: write uid_map", e);
-  }
-  try {
-    writeFileSync(`/proc/${pid}/gid_map`, fmt(spec.linux?.gidMappings));
-  } catch (e) {
-    throw wrapError("linux.gidMappings: write gid_map", e);
-  }
-}
-
 function sendSignal(pid: number, sig: number, quiet = false) {
   try {
     process.kill(pid, sig);
@@ -301,13 +287,13 @@ function killQuietly(pid: number) {
   sendSignal(pid, 9, true);
 }
 
-function killCgroup(cg: CgroupManager) {
+export function killCgroup(cg: CgroupManager) {
   try {
     for (const pid of cg.processes()) sendSignal(pid, 9, true);
   } catch {}
 }
 
-async function waitGone(rec: ContainerRecord, ms = 10_000) {
+export async function waitGone(rec: ContainerRecord, ms = 10_000) {
   const until = Date.now() + ms;
   while (isAlive(rec)) {
     if (Date.now() > until) throw new BerthError("Unavailable", `container "${rec.id}" did not exit after SIGKILL`);

@@ -6,6 +6,7 @@
  * filter. In the foreground berth-init stays as the process's parent and
  * exits with its status; detached, it exits once the process runs.
  */
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Process } from "../oci/runtime-spec.ts";
 import { hostBoundingSet } from "../oci/capabilities.ts";
@@ -66,6 +67,7 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<L
     process: proc,
     init: { pid: rec.pid, startTime: rec.pidStartTime },
     stay: !detach,
+    setgroups: setgroupsAllowed(rec.pid),
     preserveFds,
     console,
     hostCapBounding: hostBoundingSet(),
@@ -104,4 +106,13 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<L
     throw e instanceof BerthError ? e.wrap(`exec ${opts.id}`) : wrapError(`exec ${opts.id}`, e);
   }
   return out;
+}
+
+/** Whether setgroups(2) is allowed in the user namespace of pid ("deny" when its maps were written unprivileged). */
+function setgroupsAllowed(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/setgroups`, "utf8").trim() !== "deny";
+  } catch {
+    return true;
+  }
 }

@@ -5,7 +5,7 @@
 import { writeSync, closeSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { BerthError } from "../errors.ts";
-import { MSG, opName } from "./plan/opcodes.ts";
+import { MSG, opName, opSpecField } from "./plan/opcodes.ts";
 import { encodePlan, type Instruction } from "./plan/record.ts";
 import { berthInitExe } from "./native.ts";
 
@@ -104,7 +104,9 @@ function initError(p: Uint8Array): BerthError {
   const code = v.getUint32(4, true);
   const errno = v.getInt32(8, true);
   const len = v.getUint32(12, true);
-  const msg = new TextDecoder().decode(p.subarray(16, 16 + Math.max(0, len - 1)));
+  const text = new TextDecoder().decode(p.subarray(16, 16 + Math.max(0, len - 1)));
+  const field = opSpecField(code);
+  const msg = field ? `${field}: ${text}` : text;
   const err = new BerthError(errno === 1 || errno === 13 ? "PermissionDenied" : "Internal", msg, {
     syscall: { op: opName(code).toLowerCase(), errno },
   });

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { failedPrecondition } from "../errors.ts";
 import { sealedCopy } from "./sys/memfd.ts";
 
-const ROOT = join(import.meta.dir, "..", "..");
+/** The checkout: set by the bin/ launchers; from source (src/runtime/) or the bundle (build/runtime/) it is two levels up. */
+const ROOT = process.env.BERTH_HOME ?? join(import.meta.dir, "..", "..");
 
 export function berthInitPath(): string {
   const p = process.env.BERTH_INIT ?? join(ROOT, "native", "build", "berth-init");

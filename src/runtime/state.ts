@@ -9,6 +9,7 @@ import type { Spec } from "../oci/runtime-spec.ts";
 import type { CgroupState } from "./cgroups/manager.ts";
 import { BerthError, alreadyExists, invalidArgument, notFound, wrapError } from "../errors.ts";
 import { flock, LOCK_EX } from "./sys/libc.ts";
+import { stringifyJson } from "../oci/validate.ts";
 
 export type Status = "creating" | "created" | "running" | "paused" | "stopped";
 
@@ -90,7 +91,7 @@ export class StateStore {
   save(rec: ContainerRecord) {
     const dir = this.dir(rec.id);
     const tmp = join(dir, `.state.json.${process.pid}`);
-    writeFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
+    writeFileSync(tmp, stringifyJson(rec, 0), { mode: 0o600 });
     renameSync(tmp, join(dir, "state.json"));
   }
 
@@ -147,8 +148,9 @@ export function isAlive(rec: ContainerRecord): boolean {
 /** The container's status as seen now (never stored: derived from the kernel). */
 export function currentStatus(store: StateStore, rec: ContainerRecord, frozen: () => boolean): Status {
   if (!isAlive(rec)) return "stopped";
-  if (existsSync(store.fifo(rec.id))) return "created";
+  // as runc: a frozen cgroup reads as paused even before start
   if (frozen()) return "paused";
+  if (existsSync(store.fifo(rec.id))) return "created";
   return "running";
 }
 

@@ -174,16 +174,18 @@ d("lifecycle", () => {
   });
 
   test("kill --all and signal names/numbers", async () => {
-    const b = makeBundle(["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    // a sleep length no other test or engineer uses, so processesMatching sees only ours
+    const secs = String(100_000 + (process.pid % 50_000));
+    const b = makeBundle(["sh", "-c", `sleep ${secs} & sleep ${secs} & wait`]);
     const id = uniqueId("killall");
     try {
       rt.ok(["run", "--detach", "--bundle", b.dir, id]);
       const pid = rt.state(id).pid;
-      expect(await waitFor(() => processesMatching("sleep\u00001000").length >= 2)).toBe(true);
+      expect(await waitFor(() => processesMatching(`sleep\u0000${secs}`).length >= 2)).toBe(true);
       expect(rt.run(["kill", id, "SIGBOGUS"]).code).not.toBe(0);
       rt.ok(["kill", "--all", id, "9"]);
       expect(await waitFor(() => rt.state(id).status === "stopped")).toBe(true);
-      expect(processesMatching("sleep\u00001000")).toEqual([]);
+      expect(processesMatching(`sleep\u0000${secs}`)).toEqual([]);
       void pid;
       rt.ok(["delete", id]);
     } finally {

@@ -7,6 +7,8 @@ export interface GlobalOptions {
   log?: string;
   logFormat: "text" | "json";
   debug: boolean;
+  /** --criu: the criu binary (default: see runtime/criu/binary.ts) */
+  criu?: string;
 }
 
 export class Context {

@@ -23,6 +23,17 @@ export interface CgroupStats {
     swapUsage?: number;
     /** memory.stat as key -> value */
     stat: Record<string, number>;
+    /** page cache bytes (v1 memory.stat "cache", v2 "file") */
+    cache: number;
+    /** the kernel's counter groups, limits exact (what `events` reports in runc's shape) */
+    counters: {
+      memory: MemoryCounter;
+      /** memory+swap (v1 memsw.*; v2 memory.swap.* plus memory, as runc reports it) */
+      swap?: MemoryCounter;
+      /** v1 kmem.* and kmem.tcp.*, where the kernel still has them */
+      kernel?: MemoryCounter;
+      kernelTCP?: MemoryCounter;
+    };
   };
   cpu?: {
     /** total cpu time in nanoseconds */
@@ -32,15 +43,59 @@ export interface CgroupStats {
     periods: number;
     throttledPeriods: number;
     throttledNs: number;
+    /** per-cpu usage in nanoseconds (v1 cpuacct.usage_percpu, cpuacct.usage_all) */
+    percpu?: number[];
+    percpuUser?: number[];
+    percpuKernel?: number[];
   };
+  /** v1 cpuset flags; on v2 only cpus/mems (the effective sets) */
+  cpuset?: CpusetStats;
   pids?: { current: number; limit: number | null };
   blkio?: {
     readBytes: number;
     writeBytes: number;
     devices: { major: number; minor: number; readBytes: number; writeBytes: number }[];
+    /** the kernel's per-device, per-operation tables (runc's blkio stats), by table */
+    tables: Partial<Record<BlkioTable, BlkioEntry[]>>;
   };
   /** by page size ("2MB") */
   hugetlb?: Record<string, { usage: number; maxUsage?: number; limit: number | null; failcnt: number }>;
+}
+
+/** A usage/max/failcnt/limit group; limit as the kernel reports it, "max" as 2^64-1. */
+export interface MemoryCounter {
+  usage: number;
+  maxUsage?: number;
+  failcnt: number;
+  limit: bigint;
+}
+
+export const MAX_U64 = (1n << 64n) - 1n;
+
+export type BlkioTable =
+  | "ioServiceBytesRecursive" | "ioServicedRecursive" | "ioQueuedRecursive" | "ioServiceTimeRecursive"
+  | "ioWaitTimeRecursive" | "ioMergedRecursive" | "ioTimeRecursive" | "sectorsRecursive";
+
+/** one line of a blkio table: "8:0 Read 4096" (op "" when the file has none) */
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
+
+export interface CpusetStats {
+  cpus: number[];
+  mems: number[];
+  cpuExclusive?: number;
+  memHardwall?: number;
+  memExclusive?: number;
+  memoryMigrate?: number;
+  memorySpreadPage?: number;
+  memorySpreadSlab?: number;
+  memoryPressure?: number;
+  schedLoadBalance?: number;
+  schedRelaxDomainLevel?: number;
 }
 
 export interface V1State {

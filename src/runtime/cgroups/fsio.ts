@@ -102,6 +102,23 @@ export function readKeyValues(dir: string, file: string): Map<string, number> {
   return out;
 }
 
+/**
+ * A cgroup value as uint64, exact (runc's GetCgroupParamUint): "max" is
+ * 2^64-1, a negative number 0; undefined when the file is missing or not a number.
+ */
+export function readUint64(dir: string, file: string): bigint | undefined {
+  let v: string;
+  try {
+    v = readValue(dir, file);
+  } catch {
+    return undefined;
+  }
+  if (v === "max") return (1n << 64n) - 1n;
+  if (!/^-?\d+$/.test(v)) return undefined;
+  const n = BigInt(v);
+  return n < 0n ? 0n : n;
+}
+
 /** Parse a numeric cgroup value; "max" and the v1 "unlimited" value give null. */
 export function parseLimit(v: string): number | null {
   if (v === "max" || v === "") return null;

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { BerthError } from "../../errors.ts";
+import { parseMountinfo } from "../mountinfo.ts";
 
 export type CgroupMode = "v1" | "hybrid" | "v2";
 
@@ -38,37 +39,6 @@ export interface CgroupHierarchy {
   self: Record<string, string>;
   /** sysfs root used for host facts (online cpus/mems, hugepage sizes, block devices) */
   sysfs: string;
-}
-
-interface MountinfoEntry {
-  root: string;
-  mountpoint: string;
-  fstype: string;
-  superOptions: string[];
-}
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo */
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-export function parseMountinfo(text: string): MountinfoEntry[] {
-  const out: MountinfoEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const pre = line.slice(0, sep).split(" ");
-    const post = line.slice(sep + 3).split(" ");
-    if (pre.length < 5 || post.length < 3) continue;
-    out.push({
-      root: unescape(pre[3]!),
-      mountpoint: unescape(pre[4]!),
-      fstype: post[0]!,
-      superOptions: post[2]!.split(","),
-    });
-  }
-  return out;
 }
 
 /** /proc/self/cgroup -> { controller | "name=x" | "" : path } */
@@ -119,8 +89,9 @@ export function hierarchyFromProc(opts: {
   const seen = new Set<string>();
   let v2: V2Mount | undefined;
   for (const m of parseMountinfo(opts.mountinfo)) {
+    const superOptions = m.superOptions.split(",");
     if (m.fstype === "cgroup") {
-      const controllers = v1Controllers(m.superOptions, known);
+      const controllers = v1Controllers(superOptions, known);
       if (controllers.length === 0) continue;
       const key = [...controllers].sort().join(",");
       // The same hierarchy may be bind-mounted more than once; keep the first
@@ -129,11 +100,11 @@ export function hierarchyFromProc(opts: {
       const own = self[controllers[0]!];
       if (own !== undefined && !isWithin(own, m.root)) continue;
       seen.add(key);
-      v1.push({ mountpoint: m.mountpoint, root: m.root, controllers });
+      v1.push({ mountpoint: m.mountPoint, root: m.root, controllers });
     } else if (m.fstype === "cgroup2" && !v2) {
       const own = self[""];
       if (own !== undefined && !isWithin(own, m.root)) continue;
-      v2 = { mountpoint: m.mountpoint, root: m.root, controllers: opts.readV2Controllers(m.mountpoint) };
+      v2 = { mountpoint: m.mountPoint, root: m.root, controllers: opts.readV2Controllers(m.mountPoint) };
     }
   }
   const realV1 = v1.some((m) => m.controllers.some((c) => !c.startsWith("name=")));

@@ -19,11 +19,11 @@ import { V2Backend, v2StateFor } from "./v2/backend.ts";
 import { bpfDeviceProgramLoader, type DeviceProgramLoader } from "./v2/deviceprog.ts";
 import { type BackendKind, checkValidity, ownerOf, type ResourceKind } from "./validate.ts";
 
-export type { CgroupStats } from "./backend.ts";
+export type { BlkioEntry, BlkioTable, CgroupStats, CpusetStats, MemoryCounter } from "./backend.ts";
 export type { CgroupHierarchy, CgroupMode } from "./hierarchy.ts";
 export { detectHierarchy } from "./hierarchy.ts";
 export type { LinuxResources } from "./resources.ts";
-export { checkValidity } from "./validate.ts";
+export { checkValidity, type ResourceKind } from "./validate.ts";
 export { containerCgroupMounts, type CgroupMountView } from "./mounts.ts";
 import { containerCgroupMounts, type CgroupMountView } from "./mounts.ts";
 export { DEFAULT_ALLOWED_DEVICES } from "./devices.ts";
@@ -35,6 +35,11 @@ export interface CgroupManager {
   apply(pid: number): void;
   /** write limits; a value the kernel rejects throws BerthError naming the OCI field */
   set(resources: LinuxResources): void;
+  /**
+   * set() on a live container (`update`): writes only what `resources` names,
+   * and if a write fails, restores the files already written before throwing
+   */
+  update(resources: LinuxResources): void;
   /** checkValidity against this manager's hierarchy: throws what set() would reject up front, touches nothing */
   check(resources: LinuxResources): void;
   /** the hierarchies as the container should see them (see mounts.ts) */
@@ -47,6 +52,8 @@ export interface CgroupManager {
   thaw(): void;
   isFrozen(): boolean;
   stats(): CgroupStats;
+  /** the container's directory for a controller and which cgroup version's files it has (e.g. memory events) */
+  dirFor(kind: ResourceKind): { version: 1 | 2; dir: string } | undefined;
   /** remove the directories this container created (leaf first); never one it did not create */
   destroy(): void;
 }
@@ -121,13 +128,21 @@ class Manager implements CgroupManager {
   }
 
   set(resources: LinuxResources): void {
+    runSteps(this.plan(resources));
+  }
+
+  update(resources: LinuxResources): void {
+    runSteps(this.plan(resources), { rollback: true });
+  }
+
+  /** compile and check every step on every side before the first write */
+  private plan(resources: LinuxResources): Step[] {
     checkValidity(resources, this.st.hierarchy);
     const r = toNumeric(resources);
-    // compile and check every step on every side before the first write
     const steps: Step[] = [];
     if (this.v1) steps.push(...this.v1.plan(r, this.owns("v1")));
     if (this.v2) steps.push(...this.v2.plan(r, this.owns("v2")));
-    runSteps(steps);
+    return steps;
   }
 
   check(resources: LinuxResources): void {
@@ -170,6 +185,14 @@ class Manager implements CgroupManager {
     if (this.v1) this.v1.stats(out, this.owns("v1"));
     if (this.v2) this.v2.stats(out, this.owns("v2"));
     return out;
+  }
+
+  dirFor(kind: ResourceKind): { version: 1 | 2; dir: string } | undefined {
+    const owner = ownerOf(this.st.hierarchy, kind);
+    if (owner === "v2" && this.st.v2) return { version: 2, dir: this.st.v2.dir };
+    if (owner !== "v1" || !this.st.v1) return undefined;
+    const dir = this.st.v1.dirs[kind];
+    return dir ? { version: 1, dir } : undefined;
   }
 
   destroy(): void {

@@ -56,35 +56,59 @@ function write(s: WriteStep): void {
   }
 }
 
-export function runSteps(steps: Step[]): void {
-  const retry: WriteStep[] = [];
-  for (const s of steps) {
-    if (!isWrite(s)) {
-      try {
-        s.run();
-      } catch (e) {
-        throw e instanceof BerthError ? e.wrap(s.field) : new BerthError("Internal", `${s.field}: ${String(e)}`, { cause: e });
-      }
-      continue;
-    }
-    try {
-      write(s);
-    } catch (e) {
-      if (e instanceof BerthError) throw e;
-      if (s.retryOnEinval && errnoCode(e) === "EINVAL") {
-        retry.push(s);
+/**
+ * Run the steps in order. With `rollback`, every file written is first read,
+ * and if a later step fails the written files get their old values back (last
+ * first, best effort) before the error is thrown: a live update either
+ * happens or changes nothing.
+ */
+export function runSteps(steps: Step[], opts: { rollback?: boolean } = {}): void {
+  const journal: { dir: string; file: string; before: string }[] = [];
+  const doWrite = (s: WriteStep) => {
+    const before = opts.rollback ? readValueOr(s.dir, s.file, "") : "";
+    write(s);
+    if (opts.rollback) journal.push({ dir: s.dir, file: s.file, before });
+  };
+  try {
+    const retry: WriteStep[] = [];
+    for (const s of steps) {
+      if (!isWrite(s)) {
+        try {
+          s.run();
+        } catch (e) {
+          throw e instanceof BerthError ? e.wrap(s.field) : new BerthError("Internal", `${s.field}: ${String(e)}`, { cause: e });
+        }
         continue;
       }
-      throw sysError(s.field, "write", `${s.dir}/${s.file}`, s.file, e);
+      try {
+        doWrite(s);
+      } catch (e) {
+        if (e instanceof BerthError) throw e;
+        if (s.retryOnEinval && errnoCode(e) === "EINVAL") {
+          retry.push(s);
+          continue;
+        }
+        throw sysError(s.field, "write", `${s.dir}/${s.file}`, s.file, e);
+      }
     }
-  }
-  for (const s of retry) {
-    try {
-      write(s);
-    } catch (e) {
-      if (e instanceof BerthError) throw e;
-      throw sysError(s.field, "write", `${s.dir}/${s.file}`, s.file, e);
+    for (const s of retry) {
+      try {
+        doWrite(s);
+      } catch (e) {
+        if (e instanceof BerthError) throw e;
+        throw sysError(s.field, "write", `${s.dir}/${s.file}`, s.file, e);
+      }
     }
+  } catch (e) {
+    for (const j of journal.reverse()) {
+      if (j.before === "") continue;
+      try {
+        writeRaw(j.dir, j.file, j.before);
+      } catch {
+        /* best effort: the original error is the one to report */
+      }
+    }
+    throw e;
   }
 }
 

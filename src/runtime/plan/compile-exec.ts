@@ -11,8 +11,9 @@ import { instr, type Instruction } from "./record.ts";
 import { SYNC_TAG } from "./opcodes.ts";
 import { compileProcess, type ProcessPlanContext } from "./process.ts";
 import { consoleInstr, ptyInstr, type ConsoleSocket } from "./terminal.ts";
+import { execAffinity, processFeatures } from "./process-features.ts";
 
-export interface ExecPlanContext extends Omit<ProcessPlanContext, "gate"> {
+export interface ExecPlanContext extends Omit<ProcessPlanContext, "gate" | "features"> {
   /** the container's config: which namespaces its init has */
   spec: Spec;
   /** the process to run (already merged with the exec flags) */
@@ -49,17 +50,23 @@ export function compileExecPlan(ctx: ExecPlanContext): Instruction[] {
   const proc = ctx.process;
   if (!proc.args?.length) throw invalidArgument("process.args: required");
   const plan: Instruction[] = [];
+  const affinity = execAffinity(proc.execCPUAffinity);
   // The console socket is a host path: connect before entering the container.
   if (proc.terminal) plan.push(consoleInstr(ctx.console));
+  plan.push(...affinity.initial);
   plan.push(instr("JOIN_NS", ctx.init.pid, ctx.init.startTime, namespacesToJoin(ctx.spec)));
   plan.push(instr("CLONE", 0, ctx.stay ? 1 : 0));
-  // the runtime moves the child into the container's cgroup
+  // the runtime moves the child into the container's cgroup (which resets its CPU affinity)
   plan.push(instr("SYNC", SYNC_TAG.SETUP));
+  plan.push(...affinity.final);
   plan.push(instr("SETSID"));
   if (proc.terminal) plan.push(ptyInstr(proc, ""));
   plan.push(
     ...compileProcess({
       process: proc,
+      // the process's scheduler and I/O priority; the container's personality and memory policy
+      features: processFeatures({ ...ctx.spec, process: proc }),
+      setgroups: ctx.setgroups,
       hostCapBounding: ctx.hostCapBounding,
       seccompFilter: ctx.seccompFilter,
       preserveFds: ctx.preserveFds,

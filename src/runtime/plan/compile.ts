@@ -12,6 +12,9 @@ import { compileProcess, type HostLsm } from "./process.ts";
 import { consoleInstr, ptyInstr, type ConsoleSocket } from "./terminal.ts";
 import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
 import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
+import { checkMapWriter, checkUserNamespace, denySetgroups, enterUserNamespace, inUserNamespace, type MapWriter } from "./userns.ts";
+import { hostTrees, prepareHostTrees, type HostTree } from "./host-trees.ts";
+import { processFeatures, resetAffinity } from "./process-features.ts";
 import { isAbsolute, join, resolve } from "node:path";
 import { statSync } from "node:fs";
 
@@ -53,11 +56,15 @@ export interface PlanContext {
   seccompFilter?: { flags: number; filter: Uint8Array };
   /** whether a host path is a directory (bind mount targets are created to match); default: stat */
   isDir?: (hostPath: string) => boolean;
+  /** who writes the id maps of a new user namespace; default: a privileged runtime */
+  mapWriter?: MapWriter;
   /** which LSMs can take a profile or label */
   lsm?: HostLsm;
   /** where the pty master goes when process.terminal is true */
   console?: ConsoleSocket;
 }
+
+const PRIVILEGED_WRITER: MapWriter = { privileged: true, euid: 0, egid: 0 };
 
 const NS_FLAG: Record<string, number> = {
   pid: CLONE.NEWPID,
@@ -69,6 +76,11 @@ const NS_FLAG: Record<string, number> = {
   cgroup: CLONE.NEWCGROUP,
   time: CLONE.NEWTIME,
 };
+
+/** The namespace types a plan can create or join (what `features` reports). */
+export function knownNamespaces(): string[] {
+  return Object.keys(NS_FLAG).sort();
+}
 
 export function namespaceFlag(type: string): number {
   const f = NS_FLAG[type];
@@ -88,11 +100,19 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   const namespaces: LinuxNamespace[] = spec.linux?.namespaces ?? [];
   const newNs = (t: string) => namespaces.some((n) => n.type === t && !n.path);
   const anyNs = (t: string) => namespaces.some((n) => n.type === t);
-  const userns = newNs("user");
+  // new or joined: mknod is not allowed there, device nodes are bound from the host
+  const userns = anyNs("user");
+  const writer = ctx.mapWriter ?? PRIVILEGED_WRITER;
+  checkUserNamespace(spec);
+  checkMapWriter(spec, writer);
+  const mounts = (spec.mounts ?? []).map((m) => sysfsInUserNamespace(spec, m));
+  // In a user namespace the init may not reach a bind source: the runtime's side opens them.
+  const trees = hostTrees(spec, mounts, ctx.bundle, anyNs("user") && newNs("mount") && writer.privileged);
 
-  // ---- berth-init, before the fork: the console socket (a host path), join
-  // namespaces (user first), time ns offsets.
+  // ---- berth-init, before the fork: the console socket (a host path), mount trees
+  // prepared with the runtime's privileges, join namespaces (user first), time ns offsets.
   if (proc.terminal) plan.push(consoleInstr(ctx.console));
+  plan.push(...prepareHostTrees(trees));
   const joins = namespaces.filter((n) => n.path).sort((a, b) => Number(b.type === "user") - Number(a.type === "user"));
   for (const ns of joins) plan.push(instr("SETNS", namespaceFlag(ns.type), ns.path!));
   if (newNs("time")) {
@@ -110,10 +130,12 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("SYNC", SYNC_TAG.SETUP));
   if (newNs("cgroup")) plan.push(instr("UNSHARE", CLONE.NEWCGROUP));
   plan.push(instr("SETSID"));
+  // Still the runtime's own (host) uid: it owns the fifo, whatever the id maps say.
   plan.push(instr("FIFO_OPEN", ctx.execFifo));
+  plan.push(...afterSetup(ctx, writer));
 
   if (!anyNs("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
-  plan.push(...compileRootfs(ctx, userns));
+  plan.push(...compileRootfs(ctx, userns, mounts, trees));
 
   // ---- identity of the host, kernel parameters, paths
   if (spec.hostname !== undefined && spec.hostname !== "") plan.push(instr("SETHOSTNAME", spec.hostname));
@@ -128,6 +150,8 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(
     ...compileProcess({
       process: proc,
+      features: processFeatures(spec),
+      setgroups: !denySetgroups(spec, writer),
       hostCapBounding: ctx.hostCapBounding,
       seccompFilter: ctx.seccompFilter,
       preserveFds: ctx.preserveFds,
@@ -138,8 +162,17 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   return plan;
 }
 
+/**
+ * The container init, once the runtime has written its id maps and put it in
+ * its cgroup: take a mapped identity in a new user namespace; drop the CPU
+ * affinity inherited from the runtime (runc does too).
+ */
+function afterSetup(ctx: PlanContext, writer: MapWriter): Instruction[] {
+  return [...enterUserNamespace(ctx.spec, writer), resetAffinity()];
+}
+
 /** Mount namespace setup up to and including the switch to the new root. */
-function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
+function compileRootfs(ctx: PlanContext, userns: boolean, mounts: readonly Mount[], trees: Map<number, HostTree>): Instruction[] {
   const { spec, rootfs } = ctx;
   const plan: Instruction[] = [];
   const linux = spec.linux ?? {};
@@ -159,11 +192,11 @@ function compileRootfs(ctx: PlanContext, userns: boolean): Instruction[] {
 
   let devBound = false;
   let hasPts = false;
-  for (const [i, m] of (spec.mounts ?? []).entries()) {
+  for (const [i, m] of mounts.entries()) {
     const dest = m.destination.startsWith("/") ? m.destination : "/" + m.destination;
     if (dest === "/dev" && isBind(m)) devBound = true;
     if (dest === "/dev/pts") hasPts = true;
-    plan.push(...compileMount(ctx, m, dest, i));
+    plan.push(...compileMount(ctx, m, dest, i, trees.get(i)));
   }
 
   if (!devBound) {
@@ -193,7 +226,7 @@ function isBind(m: Mount): boolean {
   return m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
 }
 
-function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number): Instruction[] {
+function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number, tree?: HostTree): Instruction[] {
   const field = `mounts[${i}]`;
   const o = parseMountOptions(m.options ?? []);
   const plan: Instruction[] = [];
@@ -202,7 +235,11 @@ function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number): Inst
     if (!m.source) throw invalidArgument(`${field}.source: required for a bind mount`);
     const source = isAbsolute(m.source) ? m.source : resolve(ctx.bundle, m.source);
     const where = (ctx.isDir ?? statIsDir)(source) ? Where.ROOT_DIR : Where.ROOT_FILE;
-    plan.push(instr("MOUNT", source, dest, where, "", MS.BIND | (o.recursive ? MS.REC : 0), ""));
+    plan.push(
+      tree
+        ? instr("MOVE_MOUNT", tree.slot, dest, where)
+        : instr("MOUNT", source, dest, where, "", MS.BIND | (o.recursive ? MS.REC : 0), ""),
+    );
     // Flags on a bind mount only take effect on a remount.
     const extra = o.flags & ~MS.REMOUNT;
     if (extra) plan.push(instr("REMOUNT", dest, Where.ROOT, MS.BIND | extra, ""));
@@ -212,6 +249,19 @@ function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number): Inst
   }
   for (const p of o.propagation) plan.push(instr("MOUNT", "", dest, Where.ROOT, "", p, ""));
   return plan;
+}
+
+/**
+ * sysfs can only be mounted by a user namespace that owns the network
+ * namespace: in a user namespace without a new network namespace the kernel
+ * says EPERM (a joined one may own a joined network namespace, but berth
+ * cannot tell, so it binds there too). There, as runc does, the host's /sys is bound instead
+ * (recursively, with the mount's flags; it shows the host's network devices).
+ */
+function sysfsInUserNamespace(spec: Spec, m: Mount): Mount {
+  if (m.type !== "sysfs" || !inUserNamespace(spec) || hasNewNamespace(spec, "network")) return m;
+  const keep = (m.options ?? []).filter((o) => o !== "bind" && o !== "rbind");
+  return { ...m, type: "bind", source: "/sys", options: ["rbind", ...keep] };
 }
 
 function newCgroupNs(spec: Spec): boolean {

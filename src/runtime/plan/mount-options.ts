@@ -10,6 +10,8 @@ export interface ParsedMountOptions {
   data: string;
   bind: boolean;
   recursive: boolean;
+  /** "idmap" / "ridmap" (runtime-spec 1.2): an idmapped mount, never passed to mount(2) */
+  idmap?: "idmap" | "ridmap";
 }
 
 const SET: Record<string, number> = {
@@ -58,14 +60,25 @@ const PROPAGATION: Record<string, number> = {
 /** Options berth accepts but that change nothing in mount(2). */
 const IGNORED = new Set(["defaults", "tmpcopyup"]);
 
+/** Accepted so configs written for runc load, but the copy-up itself is not done: not claimed by `features`. */
+const NOT_DONE = new Set(["tmpcopyup"]);
+
+/** Every option parseMountOptions gives a meaning to (not fs-specific data), sorted: `features` reports these. */
+export function knownMountOptions(): string[] {
+  const all = ["bind", "rbind", ...Object.keys(SET), ...Object.keys(CLEAR), ...Object.keys(PROPAGATION), ...IGNORED];
+  return all.filter((o) => !NOT_DONE.has(o)).sort();
+}
+
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
   let bind = false;
   let recursive = false;
+  let idmap: ParsedMountOptions["idmap"];
   for (const opt of options) {
     if (opt === "bind") bind = true;
+    else if (opt === "idmap" || opt === "ridmap") idmap = opt;
     else if (opt === "rbind") (bind = true), (recursive = true);
     else if (opt in SET) flags |= SET[opt]!;
     else if (opt in CLEAR) flags &= ~CLEAR[opt]!;
@@ -73,7 +86,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
     else if (IGNORED.has(opt)) continue;
     else data.push(opt);
   }
-  return { flags, propagation, data: data.join(","), bind, recursive };
+  return { flags, propagation, data: data.join(","), bind, recursive, ...(idmap ? { idmap } : {}) };
 }
 
 /** The propagation flags for linux.rootfsPropagation. */

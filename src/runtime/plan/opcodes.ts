@@ -23,6 +23,8 @@ export interface OpDef {
   code: number;
   fields: ReadonlyArray<readonly [name: string, kind: FieldKind]>;
   doc: string;
+  /** the config.json field an op applies; a failing step's error names it */
+  specField?: string;
 }
 
 export const OPS = {
@@ -97,6 +99,37 @@ export const OPS = {
     fields: [["ptmx", "str"], ["rows", "u32"], ["cols", "u32"], ["console", "str"], ["uid", "u32"]],
     doc: "open ptmx (must be a pty multiplexer), size it (if rows and cols), bind the slave on console (a path in the root, unless empty), give it to uid, send the master on the console socket, make the slave the controlling terminal and stdio",
   },
+  // ---- 67-74: idmapped mounts and process/kernel features (native/idmap.c, native/features.c) ----
+  OPEN_TREE: {
+    code: 67,
+    fields: [["slot", "u32"], ["source", "str"], ["flags", "u32"], ["uidMap", "str"], ["gidMap", "str"]],
+    doc: "before CLONE: clone the tree at source (host path; flags bit 0: with submounts) as a detached slave mount kept in slot; with uid_map/gid_map text, idmap it with a user namespace made for them (flags bit 1: the submounts too)",
+  },
+  MOVE_MOUNT: {
+    code: 68,
+    fields: [["slot", "u32"], ["target", "str"], ["where", "u32"]],
+    doc: "attach the detached tree in slot at target (move_mount) and close the slot",
+  },
+  PERSONALITY: { code: 69, fields: [["persona", "u32"]], doc: "personality(persona)", specField: "linux.personality" },
+  IOPRIO: {
+    code: 70,
+    fields: [["which", "u32"], ["who", "u32"], ["ioprio", "u32"]],
+    doc: "ioprio_set(which, who, ioprio)",
+    specField: "process.ioPriority",
+  },
+  SCHED_ATTR: {
+    code: 71,
+    fields: [["policy", "u32"], ["flags", "u64"], ["nice", "u32"], ["priority", "u32"], ["runtime", "u64"], ["deadline", "u64"], ["period", "u64"]],
+    doc: "sched_setattr(0, attr, 0); nice is a two's complement i32",
+    specField: "process.scheduler",
+  },
+  CPU_AFFINITY: { code: 72, fields: [["mask", "bytes"]], doc: "sched_setaffinity(0) to the cpu bitmask (little-endian bytes, a multiple of 8)" },
+  MEMPOLICY: {
+    code: 73,
+    fields: [["mode", "u32"], ["nodes", "bytes"]],
+    doc: "set_mempolicy(mode|flags, node bitmask (multiple of 8 bytes; empty = NULL))",
+    specField: "linux.memoryPolicy",
+  },
 } as const satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof OPS;
@@ -145,6 +178,12 @@ export const SYNC_TAG = {
   /** mounts done, before pivot_root: createContainer hooks (issue: hooks) */
   CREATE_CONTAINER: 2,
 } as const;
+
+/** The config.json field a failing op applied, if it names one. */
+export function opSpecField(code: number): string | undefined {
+  for (const def of Object.values(OPS) as OpDef[]) if (def.code === code) return def.specField;
+  return undefined;
+}
 
 export function opName(code: number): string {
   for (const [name, def] of Object.entries(OPS)) if (def.code === code) return name;

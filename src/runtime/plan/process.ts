@@ -26,6 +26,10 @@ export interface ProcessPlanContext {
   preserveFds?: number;
   /** which LSMs can take a profile or label (default: none) */
   lsm?: HostLsm;
+  /** scheduler, I/O priority, personality, memory policy (plan/process-features.ts), after no_new_privs */
+  features?: Instruction[];
+  /** false when setgroups(2) is denied in the process's user namespace (the groups are left alone) */
+  setgroups?: boolean;
   /** steps between READY and the exec: create waits for `start` here */
   gate?: Instruction[];
 }
@@ -48,6 +52,7 @@ export function compileProcess(ctx: ProcessPlanContext): Instruction[] {
   plan.push(instr("UMASK", proc.user.umask ?? 0o022));
   plan.push(...compileLsm(proc, ctx.lsm));
   if (proc.noNewPrivileges) plan.push(instr("NO_NEW_PRIVS"));
+  plan.push(...(ctx.features ?? []));
 
   const seccomp = ctx.seccompFilter;
   if (seccomp && !proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
@@ -76,7 +81,7 @@ export function compileProcess(ctx: ProcessPlanContext): Instruction[] {
   const gids = new Uint8Array(4 * (proc.user.additionalGids?.length ?? 0));
   const gv = new DataView(gids.buffer);
   (proc.user.additionalGids ?? []).forEach((g, i) => gv.setUint32(i * 4, g, true));
-  plan.push(instr("SETGROUPS", gids));
+  if (ctx.setgroups ?? true) plan.push(instr("SETGROUPS", gids));
   plan.push(instr("SETGID", proc.user.gid));
   plan.push(instr("SETUID", proc.user.uid));
   plan.push(instr("CAPSET", effective, permitted, inheritable));

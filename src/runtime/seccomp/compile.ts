@@ -31,7 +31,7 @@ import {
   type ArgCmp,
 } from "../sys/libseccomp.ts";
 import { enosysStub, type ArchMax } from "./enosys.ts";
-import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from "./types.ts";
+import { SECCOMP_ACTIONS, SECCOMP_FLAGS, type LinuxSeccomp, type LinuxSeccompArg, type LinuxSyscall } from "./types.ts";
 
 export interface CompiledSeccomp {
   /** struct sock_filter[] for seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog); length is a multiple of 8. */
@@ -334,4 +334,48 @@ function maxSyscalls(rules: Rule[], tokens: number[]): ArchMax[] {
     if (max > 0) out.push({ token, max });
   }
   return out;
+}
+
+/** seccomp_api_get() level from which the kernel accepts each flag (1: always, 2: TSYNC, 3: LOG, 4: SPEC_ALLOW). */
+const FLAG_API_LEVEL: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: 2,
+  SECCOMP_FILTER_FLAG_LOG: 3,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+  // dropped by parseFlags (no notify listener), so any level works
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 1,
+};
+
+export interface SeccompFeatures {
+  actions: string[];
+  operators: string[];
+  archs: string[];
+  knownFlags: string[];
+  supportedFlags: string[];
+}
+
+/**
+ * What this compiler accepts, probed against itself and the loaded libseccomp
+ * (for `features`): actions it compiles, operators, architectures a filter on
+ * this host can include, flags it recognizes and those the kernel takes at
+ * this API level.
+ */
+export function seccompFeatures(): SeccompFeatures {
+  const accepts = (fn: () => unknown) => {
+    try {
+      fn();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const api = seccompApiLevel();
+  const knownFlags = SECCOMP_FLAGS.filter((f) => accepts(() => parseFlags([f], api)));
+  return {
+    actions: SECCOMP_ACTIONS.filter((a) => accepts(() => actionValue(a, undefined, "", ""))).sort(),
+    operators: Object.keys(OPERATORS).sort(),
+    // libseccomp knows more than one filter can hold (no mixing byte orders): probe with a real compile
+    archs: Object.keys(ARCH_NAMES).filter((a) => accepts(() => compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", architectures: [a] }))).sort(),
+    knownFlags,
+    supportedFlags: knownFlags.filter((f) => api >= (FLAG_API_LEVEL[f] ?? Infinity)),
+  };
 }

@@ -54,3 +54,22 @@ export function mkfifo(path: string, mode: number) {
     });
   }
 }
+
+let efdLib: ReturnType<typeof openEventfd> | undefined;
+function openEventfd() {
+  return dlopen("libc.so.6", { eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 } });
+}
+
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;
+
+/** eventfd(2): a counter fd, read with node:fs (8 bytes, host order). */
+export function eventfd(initval: number, flags: number): number {
+  efdLib ??= openEventfd();
+  const fd = efdLib.symbols.eventfd(initval, flags);
+  if (fd < 0) {
+    const e = errno();
+    throw new BerthError("Internal", `eventfd: ${errnoName(e)}`, { syscall: { op: "eventfd", errno: e } });
+  }
+  return fd;
+}
