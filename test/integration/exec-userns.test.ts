@@ -24,9 +24,8 @@ const userns = (s: Spec) => {
 const rt = isRoot ? new RuntimeCli() : undefined;
 const bundle = isRoot ? makeBundle(["sleep", "1000"], userns) : undefined;
 const id = uniqueId("userns");
-// Creating a container in a new user namespace is not supported by create yet
-// (its init creates mount points as an unmapped uid: EOVERFLOW). Until it is,
-// there is nothing to exec into and these tests are skipped.
+// If this host cannot create a container in a new user namespace (no user
+// namespaces, or no subordinate ids to map), there is nothing to exec into.
 const created = rt !== undefined && bundle !== undefined && rt.run(["run", "-d", "--bundle", bundle.dir, id]).code === 0;
 afterAll(() => {
   rt?.run(["delete", "--force", id]);
