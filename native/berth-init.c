@@ -1122,6 +1122,8 @@ static int run(struct ins *in, struct err *e)
 		return do_console(s[0], n[0], e);
 	case OP_PTY:
 		return do_pty(in, e);
+	case OP_DUMPABLE:
+		return prctl(PR_SET_DUMPABLE, n[0], 0, 0, 0) < 0 ? fail(e, errno, "set dumpable %llu", (unsigned long long)n[0]) : 0;
 	}
 	return fail(e, EINVAL, "unknown opcode %u", in->op); /* parse_plan rejects these */
 }

@@ -122,6 +122,9 @@
 /* open ptmx (must be a pty multiplexer), size it (if rows and cols), bind the slave on console (a path in the root, unless empty), give it to uid, send the master on the console socket, make the slave the controlling terminal and stdio
    fields: str ptmx, u32 rows, u32 cols, str console, u32 uid */
 #define OP_PTY 57
+/* prctl(PR_SET_DUMPABLE, on): berth-init is non-dumpable from its start; an unprivileged runtime needs it dumpable to write the id maps
+   fields: u32 on */
+#define OP_DUMPABLE 58
 /* before CLONE: clone the tree at source (host path; flags bit 0: with submounts) as a detached slave mount kept in slot; with uid_map/gid_map text, idmap it with a user namespace made for them (flags bit 1: the submounts too)
    fields: u32 slot, str source, u32 flags, str uidMap, str gidMap */
 #define OP_OPEN_TREE 67
@@ -201,6 +204,7 @@
   [OP_JOIN_NS] = "usv", \
   [OP_CONSOLE] = "su", \
   [OP_PTY] = "suusu", \
+  [OP_DUMPABLE] = "u", \
   [OP_OPEN_TREE] = "ususs", \
   [OP_MOVE_MOUNT] = "usu", \
   [OP_PERSONALITY] = "u", \
@@ -251,6 +255,7 @@
   [55] = "JOIN_NS", \
   [56] = "CONSOLE", \
   [57] = "PTY", \
+  [58] = "DUMPABLE", \
   [67] = "OPEN_TREE", \
   [68] = "MOVE_MOUNT", \
   [69] = "PERSONALITY", \

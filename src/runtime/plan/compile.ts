@@ -127,7 +127,12 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("CLONE", cloneFlags, ctx.stay ? 1 : 0));
 
   // ---- container init: wait for id maps and the cgroup, then enter a cgroup ns rooted there.
+  // An unprivileged runtime writes the id maps as the init's own user, which a
+  // non-dumpable init's /proc files refuse: dumpable for just that (as runc).
+  const unprivilegedMaps = newNs("user") && !writer.privileged;
+  if (unprivilegedMaps) plan.push(instr("DUMPABLE", 1));
   plan.push(instr("SYNC", SYNC_TAG.SETUP));
+  if (unprivilegedMaps) plan.push(instr("DUMPABLE", 0));
   if (newNs("cgroup")) plan.push(instr("UNSHARE", CLONE.NEWCGROUP));
   plan.push(instr("SETSID"));
   // Still the runtime's own (host) uid: it owns the fifo, whatever the id maps say.

@@ -99,6 +99,11 @@ export const OPS = {
     fields: [["ptmx", "str"], ["rows", "u32"], ["cols", "u32"], ["console", "str"], ["uid", "u32"]],
     doc: "open ptmx (must be a pty multiplexer), size it (if rows and cols), bind the slave on console (a path in the root, unless empty), give it to uid, send the master on the console socket, make the slave the controlling terminal and stdio",
   },
+  DUMPABLE: {
+    code: 58,
+    fields: [["on", "u32"]],
+    doc: "prctl(PR_SET_DUMPABLE, on): berth-init is non-dumpable from its start; an unprivileged runtime needs it dumpable to write the id maps",
+  },
   // ---- 67-74: idmapped mounts and process/kernel features (native/idmap.c, native/features.c) ----
   OPEN_TREE: {
     code: 67,

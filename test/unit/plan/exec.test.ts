@@ -178,3 +178,18 @@ test("exec's flags stop at the container id: the command keeps its own", () => {
   expect(splitAtPositional(["-t", "--", "-id"], opts)).toEqual([["-t"], ["-id"]]);
   expect(splitAtPositional(["-t"], opts)).toEqual([["-t"], []]);
 });
+
+test("non-dumpable from the start; dumpable only while an unprivileged runtime writes the id maps", () => {
+  const s = defaultSpec({ rootless: true, hostUid: 1000, hostGid: 1000, args: ["true"], cgroupNamespace: false });
+  s.process!.terminal = false;
+  const base = { spec: s, bundle: "/b", rootfs: "/b/r", execFifo: "/f", isDir: () => true };
+  const p = compilePlan({ ...base, mapWriter: { privileged: false, euid: 1000, egid: 1000 } });
+  const sync = ops(p).indexOf("SYNC");
+  expect(p.slice(sync - 1, sync + 2)).toEqual([
+    { op: "DUMPABLE", args: [1] },
+    { op: "SYNC", args: [1] },
+    { op: "DUMPABLE", args: [0] },
+  ]);
+  expect(find(compilePlan({ ...base, mapWriter: { privileged: true, euid: 0, egid: 0 } }), "DUMPABLE")).toEqual([]);
+  expect(find(compileExecPlan(ctx()), "DUMPABLE")).toEqual([]);
+});
