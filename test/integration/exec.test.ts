@@ -10,6 +10,9 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { RuntimeCli, isRoot, makeBundle, processesMatching, uniqueId, waitFor } from "./harness.ts";
 import { startContainer, spawnRuntime, type Running } from "./exec-helpers.ts";
+import { Runtime } from "../../src/runtime/container.ts";
+import { compileExecPlan } from "../../src/runtime/plan/compile-exec.ts";
+import { launch } from "../../src/runtime/launch.ts";
 
 const d = isRoot ? describe : describe.skip;
 let rt: RuntimeCli;
@@ -243,6 +246,18 @@ d("exec refuses and leaves nothing behind", () => {
       b.cleanup();
     }
   });
+});
+
+test.skipIf(!isRoot)("a pid that is no longer the container's init (start time differs) is never joined", async () => {
+  const rec = new Runtime(rt.root).store.load(box.id);
+  const plan = compileExecPlan({ spec: rec.config, process: { ...rec.config.process!, args: ["true"] }, init: { pid: rec.pid, startTime: "1" }, stay: true });
+  let err = "";
+  try {
+    await launch({ plan, onSync: () => {} });
+  } catch (e) {
+    err = (e as Error).message;
+  }
+  expect(err).toContain(`join container init ${rec.pid}: it is gone (pid reused)`);
 });
 
 test.skipIf(!isRoot)("exec'd processes are gone with the container", () => {
