@@ -47,6 +47,9 @@
 static int syncfd = -1;
 static int rootfd = -1;            /* where ROOT_* paths resolve; -1 means "/" (opened on use) */
 static int fifofd = -1;            /* exec fifo, from FIFO_OPEN */
+static int statusfd = -1;          /* start-status fifo, from START_STATUS */
+static uint8_t *hook_state;        /* container state for HOOK, from the last ACK with a payload */
+static uint32_t hook_state_len;
 static int consfd = -1;            /* console socket, from CONSOLE; closed by PTY */
 static char exec_path[PATH_MAX];   /* from EXEC_PREPARE; "" means argv[0] */
 
@@ -180,17 +183,26 @@ static void send_u32(uint32_t type, uint32_t v)
 	send_msg(type, p, 4);
 }
 
-/* MSG_ERROR: u32 index, u32 opcode, i32 errno, str message. Best effort. */
+/*
+ * MSG_ERROR: u32 index, u32 opcode, i32 errno, str message. Best effort. The
+ * same frame goes to the start-status fifo, where `start` reads it once the
+ * sync socket is gone.
+ */
 static void send_error(uint32_t index, uint32_t op, const struct err *e)
 {
-	uint8_t p[16 + sizeof e->msg];
+	uint8_t p[8 + 16 + sizeof e->msg];
 	uint32_t n = strlen(e->msg);
-	put32(p, index);
-	put32(p + 4, op);
-	put32(p + 8, (uint32_t)e->errnum);
-	put32(p + 12, n + 1);
-	memcpy(p + 16, e->msg, n + 1);
-	send_msg(MSG_ERROR, p, 16 + n + 1);
+	put32(p, MSG_ERROR);
+	put32(p + 4, 16 + n + 1);
+	put32(p + 8, index);
+	put32(p + 12, op);
+	put32(p + 16, (uint32_t)e->errnum);
+	put32(p + 20, n + 1);
+	memcpy(p + 24, e->msg, n + 1);
+	send_msg(MSG_ERROR, p + 8, 16 + n + 1);
+	if (statusfd >= 0) /* one write: a frame under PIPE_BUF arrives whole */
+		while (write(statusfd, p, 8 + 16 + n + 1) < 0 && errno == EINTR)
+			;
 }
 
 /* ---- plan parsing ---- */
@@ -465,8 +477,10 @@ static int do_clone(uint64_t flags, uint32_t stay, struct err *e)
 	send_u32(MSG_PID, (uint32_t)pid);
 	close(gate[0]);
 	close(gate[1]);
-	if (!stay)
+	if (!stay) {
+		monitor_cloned(pid); /* under a monitor: it becomes the container's parent */
 		_exit(0);
+	}
 
 	/* The waiting parent says nothing more; the runtime's EOF comes from the child. */
 	close(syncfd);
@@ -480,14 +494,25 @@ static int do_clone(uint64_t flags, uint32_t stay, struct err *e)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
-/* SYNC: any answer other than MSG_ACK(tag) -- MSG_ABORT, EOF, garbage -- exits 1 silently. */
+/*
+ * SYNC: any answer other than MSG_ACK(tag) -- MSG_ABORT, EOF, garbage -- exits
+ * 1 silently. Bytes after the tag are the container state for HOOK.
+ */
 static void do_sync(uint32_t tag)
 {
-	uint8_t h[8], p[4];
+	uint8_t h[8], *p;
 	send_u32(MSG_SYNC, tag);
-	if (read_full(syncfd, h, 8) < 0 || get32(h) != MSG_ACK || get32(h + 4) != 4 ||
-	    read_full(syncfd, p, 4) < 0 || get32(p) != tag)
+	if (read_full(syncfd, h, 8) < 0 || get32(h) != MSG_ACK)
 		_exit(1);
+	uint32_t len = get32(h + 4);
+	if (len < 4 || len > PLAN_MAX || !(p = malloc(len)) || read_full(syncfd, p, len) < 0 || get32(p) != tag)
+		_exit(1);
+	if (len > 4) {
+		free(hook_state);
+		hook_state = p;
+		hook_state_len = len;
+	} else
+		free(p);
 }
 
 /* ---- mounts ---- */
@@ -851,7 +876,7 @@ static int do_exec_prepare(const char *file, const char *path, struct err *e)
 
 static int ours(long fd)
 {
-	return fd == syncfd || fd == fifofd || fd == consfd || fd == rootfd;
+	return fd == syncfd || fd == fifofd || fd == statusfd || fd == consfd || fd == rootfd;
 }
 
 /* kernels before 5.9 (no close_range): walk /proc/self/fd */
@@ -879,7 +904,7 @@ static int close_fds_walk(unsigned first, struct err *e)
  */
 static int do_close_fds(unsigned first, struct err *e)
 {
-	const int mine[] = { syncfd, fifofd, consfd, rootfd };
+	const int mine[] = { syncfd, fifofd, statusfd, consfd, rootfd };
 	for (long lo = first;;) {
 		long next = -1; /* the lowest of our fds at or above lo */
 		for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
@@ -1106,12 +1131,38 @@ static int run(struct ins *in, struct err *e)
 	case OP_OPEN_TREE:
 	case OP_MOVE_MOUNT:
 		return idmap_step(in, e);
+	case OP_MONITOR:
+		return monitor_step(in, syncfd, e);
 	case OP_PERSONALITY:
 	case OP_IOPRIO:
 	case OP_SCHED_ATTR:
 	case OP_CPU_AFFINITY:
 	case OP_MEMPOLICY:
 		return feature_step(in, e);
+	case OP_LINK_UP:
+		return link_up(s[0], e);
+	case OP_HOOK: {
+		struct hook h = { .name = s[0], .path = s[1], .argv = in->v[0], .env = in->v[1], .timeout = n[0] };
+		if (hook_state) {
+			h.state = hook_state + 4;
+			h.state_len = hook_state_len - 4;
+		}
+		return run_hook(&h, e);
+	}
+	case OP_START_STATUS:
+		if (statusfd >= 0)
+			close(statusfd);
+		/* read-write: opening never blocks, and we never see EOF or EPIPE on it */
+		if ((statusfd = open(s[0], O_RDWR | O_CLOEXEC)) < 0)
+			return fail(e, errno, "open start-status fifo \"%s\"", s[0]);
+		return 0;
+	case OP_FAIL:
+		return fail_msg(e, EINVAL, "%s", s[0]);
+	case OP_CHROOT:
+		if (chdir(s[0]) < 0 || chroot(".") < 0 || chdir("/") < 0)
+			return fail(e, errno, "chroot \"%s\"", s[0]);
+		reset_root();
+		return 0;
 	case OP_JOIN_NS:
 		reset_root(); /* "/" is about to change */
 		if (join_namespaces(n[0], s[0], in->v[0], e) < 0)

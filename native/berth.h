@@ -47,6 +47,12 @@ int plan_root(struct err *e);
  * (PERSONALITY, IOPRIO, SCHED_ATTR, CPU_AFFINITY, MEMPOLICY); -1 with e filled. */
 int idmap_step(const struct ins *in, struct err *e);
 int feature_step(const struct ins *in, struct err *e);
+int link_up(const char *name, struct err *e);
+
+/* Monitor mode (native/monitor.c): MONITOR returns 0 only in the process that
+ * runs the rest of the plan; CLONE's parent there reports the container's pid. */
+int monitor_step(const struct ins *in, int syncfd, struct err *e);
+void monitor_cloned(pid_t pid);
 
 /*
  * Path resolution inside a root directory (resolve.c). rootfd is an O_PATH
@@ -95,5 +101,21 @@ int console_connect(const char *path, struct err *e);
 int pty_open(const char *ptmx, int *master, int *slave, struct err *e);
 /* One message on sock: data name, SCM_RIGHTS fd. */
 int send_fd(int sock, const char *name, int fd, struct err *e);
+/* An OCI hook run by the container init (hook.c). */
+struct hook {
+	const char *name;  /* config field, for messages: hooks.createContainer[0] */
+	const char *path;  /* absolute, resolved in the current root */
+	char **argv;       /* NULL or empty: { path } */
+	char **env;
+	unsigned timeout;  /* seconds; 0: no limit */
+	const uint8_t *state; /* container state JSON, written to the hook's stdin */
+	size_t state_len;
+};
+
+/*
+ * Run a hook to completion: 0 if it exited 0, else -1 with e naming the hook
+ * and quoting the end of its output (stdout and stderr together).
+ */
+int run_hook(const struct hook *h, struct err *e);
 
 #endif

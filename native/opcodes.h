@@ -146,6 +146,24 @@
 /* set_mempolicy(mode|flags, node bitmask (multiple of 8 bytes; empty = NULL))
    fields: u32 mode, bytes nodes */
 #define OP_MEMPOLICY 73
+/* bring a network interface of the current netns up (lo of a new netns)
+   fields: str name */
+#define OP_LINK_UP 90
+/* fork+exec an OCI hook (name is its config field, for errors) in the current namespaces and root, the hook state from the last ACK on stdin, output captured; SIGKILL after timeout seconds (0: none); fails unless it exits 0
+   fields: str name, str path, strv args, strv env, u32 timeout */
+#define OP_HOOK 50
+/* open the start-status fifo (host path) read-write, close-on-exec; later failures are also written there as MSG_ERROR frames, and the exec closing it tells `start` the process runs
+   fields: str path */
+#define OP_START_STATUS 51
+/* fail with message (EINVAL)
+   fields: str message */
+#define OP_FAIL 52
+/* chroot into rootfs and chdir /: the root switch of a container without its own mount namespace (pivot_root or MS_MOVE would change the host's mounts)
+   fields: str rootfs */
+#define OP_CHROOT 53
+/* first op of a monitored plan (native/monitor.c): open the log (host path; "" = none) and dir (host), listen on dir/attach.sock, make the stdio pipes, then fork the detached monitor (new session, subreaper; writes dir/monitor.pid and holds its flock; execs program, berth-monitor) after forking the worker that runs the rest of the plan with the pipes as stdio; the top exits 0. CLONE's parent in the worker hands the container's pid to the monitor and exits. flags: bit 0 keep stdin open (else /dev/null)
+   fields: str program, str dir, str log, u64 maxSize, u32 maxFiles, u32 flags */
+#define OP_MONITOR 80
 
 #define MSG_PLAN 1
 #define MSG_PID 2
@@ -212,6 +230,12 @@
   [OP_SCHED_ATTR] = "uUuuUUU", \
   [OP_CPU_AFFINITY] = "b", \
   [OP_MEMPOLICY] = "ub", \
+  [OP_LINK_UP] = "s", \
+  [OP_HOOK] = "ssvvu", \
+  [OP_START_STATUS] = "s", \
+  [OP_FAIL] = "s", \
+  [OP_CHROOT] = "s", \
+  [OP_MONITOR] = "sssUuu", \
 }
 
 #define OP_NAMES { \
@@ -263,6 +287,12 @@
   [71] = "SCHED_ATTR", \
   [72] = "CPU_AFFINITY", \
   [73] = "MEMPOLICY", \
+  [90] = "LINK_UP", \
+  [50] = "HOOK", \
+  [51] = "START_STATUS", \
+  [52] = "FAIL", \
+  [53] = "CHROOT", \
+  [80] = "MONITOR", \
 }
 
 #endif

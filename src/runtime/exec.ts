@@ -66,6 +66,7 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<L
     spec,
     process: proc,
     init: { pid: rec.pid, startTime: rec.pidStartTime },
+    rootfs: rec.rootfs,
     stay: !detach,
     setgroups: setgroupsAllowed(rec.pid),
     preserveFds,

@@ -17,8 +17,11 @@ export interface LaunchOptions {
   extraFds?: number[];
   /** also give berth-init a socket for the pty master (at consoleFd(extraFds.length)); see Launched.console */
   consoleSocket?: boolean;
-  /** called at each SYNC point with the container's pid; resolve to continue */
-  onSync: (tag: number, pid: number) => Promise<void> | void;
+  /**
+   * called at each SYNC point with the container's pid; resolve to continue,
+   * optionally with the hook state (JSON) the ACK carries to the init
+   */
+  onSync: (tag: number, pid: number) => Promise<Uint8Array | void> | Uint8Array | void;
   env?: Record<string, string>;
 }
 
@@ -62,14 +65,16 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
       if (f.type === MSG.PID) pid = v.getUint32(0, true);
       else if (f.type === MSG.SYNC) {
         const tag = v.getUint32(0, true);
+        let state: Uint8Array | void;
         try {
-          await opts.onSync(tag, pid);
+          state = await opts.onSync(tag, pid);
         } catch (e) {
           await conn.send(MSG.ABORT, new Uint8Array(0)).catch(() => {});
           throw e;
         }
-        const ack = new Uint8Array(4);
+        const ack = new Uint8Array(4 + (state?.length ?? 0));
         new DataView(ack.buffer).setUint32(0, tag, true);
+        if (state) ack.set(state, 4);
         await conn.send(MSG.ACK, ack);
       } else if (f.type === MSG.READY) break;
       else if (f.type === MSG.ERROR) throw initError(f.payload);
@@ -98,7 +103,7 @@ function killQuietly(pid: number) {
   } catch {}
 }
 
-function initError(p: Uint8Array): BerthError {
+export function initError(p: Uint8Array): BerthError {
   const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
   const index = v.getUint32(0, true);
   const code = v.getUint32(4, true);

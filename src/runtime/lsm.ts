@@ -1,11 +1,21 @@
-/** Which Linux security modules can take a profile or label on this host (runc's checks). */
+/**
+ * Which Linux security modules the host has enabled, for process.apparmorProfile,
+ * process.selinuxLabel and linux.mountLabel. A config that asks for a label the
+ * host cannot apply is refused (plan/compile.ts) rather than run unconfined.
+ */
 import { existsSync, readFileSync } from "node:fs";
-import type { HostLsm } from "./plan/process.ts";
+
+export interface HostLsm {
+  apparmor: boolean;
+  selinux: boolean;
+}
 
 export function hostLsm(): HostLsm {
   let apparmor = false;
   try {
-    apparmor = existsSync("/sys/kernel/security/apparmor") && readFileSync("/sys/module/apparmor/parameters/enabled", "utf8").startsWith("Y");
+    apparmor = readFileSync("/sys/module/apparmor/parameters/enabled", "utf8").trim() === "Y";
   } catch {}
-  return { apparmor, selinux: existsSync("/sys/fs/selinux/enforce") };
+  // selinuxfs is mounted exactly when SELinux is enabled (enforcing or permissive)
+  const selinux = existsSync("/sys/fs/selinux/enforce");
+  return { apparmor, selinux };
 }

@@ -2,6 +2,8 @@
 import { readFileSync } from "node:fs";
 
 export interface MountEntry {
+  /** unique while mounted (field 1) */
+  id: number;
   mountPoint: string;
   root: string;
   fstype: string;
@@ -21,6 +23,7 @@ export function parseMountinfo(text: string): MountEntry[] {
     const sep = f.indexOf("-");
     if (sep < 6) continue;
     out.push({
+      id: Number(f[0]),
       root: unescape(f[3]!),
       mountPoint: unescape(f[4]!),
       options: f[5]!,
@@ -45,4 +48,10 @@ export function mountPointOf(path: string, entries: MountEntry[] = readMountinfo
     if ((path === mp || path.startsWith(mp.endsWith("/") ? mp : mp + "/")) && mp.length > best.length) best = mp;
   }
   return best;
+}
+
+/** Mounts strictly below dir (not dir itself), in mount order. */
+export function mountsBelow(dir: string, entries: MountEntry[] = readMountinfo()): MountEntry[] {
+  const prefix = dir.endsWith("/") ? dir : dir + "/";
+  return entries.filter((e) => e.mountPoint.startsWith(prefix));
 }

@@ -31,3 +31,10 @@ export function berthInitExe(): string {
   }
   return sealed;
 }
+
+/** The engine's per-container monitor program (native/monitor/), exec'd by berth-init's MONITOR step. */
+export function berthMonitorPath(): string {
+  const p = process.env.BERTH_MONITOR ?? join(ROOT, "native", "build", "berth-monitor");
+  if (!existsSync(p)) throw failedPrecondition(`native core not built: ${p} is missing (run scripts/setup.sh)`);
+  return p;
+}

@@ -1,12 +1,13 @@
 /**
  * Container state under --root: <root>/<id>/state.json (written atomically),
- * <root>/<id>/exec.fifo while created, and a lock file serialising commands on
- * one container.
+ * <root>/<id>/exec.fifo and start.status while created, and a lock file
+ * serialising commands on one container.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Spec } from "../oci/runtime-spec.ts";
 import type { CgroupState } from "./cgroups/manager.ts";
+import type { MonitorPlan } from "./plan/monitor.ts";
 import { BerthError, alreadyExists, invalidArgument, notFound, wrapError } from "../errors.ts";
 import { flock, LOCK_EX } from "./sys/libc.ts";
 import { stringifyJson } from "../oci/validate.ts";
@@ -26,6 +27,13 @@ export interface ContainerRecord {
   annotations?: Record<string, string>;
   cgroup?: CgroupState;
   config: Spec;
+  /**
+   * Without a mount namespace of its own the container mounts in ours: the ids
+   * of the mounts below the rootfs before it was created (delete unmounts the rest).
+   */
+  mountsBefore?: number[];
+  /** set when the engine's monitor parents the container */
+  monitor?: MonitorPlan;
 }
 
 export const DEFAULT_ROOT = "/run/berth-runtime";
@@ -45,6 +53,10 @@ export class StateStore {
   }
   fifo(id: string) {
     return join(this.dir(id), "exec.fifo");
+  }
+  /** read by `start`: an error frame if the start failed, EOF once the process was exec'd */
+  startStatus(id: string) {
+    return join(this.dir(id), "start.status");
   }
 
   /** Claim a new container directory; fails if the id is taken. */

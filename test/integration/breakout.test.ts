@@ -14,12 +14,12 @@
  * library's onSetup) runs the attack while berth-init waits in the container.
  */
 import { describe, test, expect, beforeAll, afterAll } from "bun:test";
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync, existsSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync, existsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { tmpdir } from "node:os";
 import { RuntimeCli, isRoot, makeBundle, uniqueId, REPO, ROOTFS, ensureRootfs, processesMatching } from "./harness.ts";
-import { startContainer, nsPid, waitFor, type Running } from "./exec-helpers.ts";
+import { copyTree, startContainer, nsPid, waitFor, type Running } from "./exec-helpers.ts";
 import { Runtime } from "../../src/runtime/container.ts";
 import { execInContainer } from "../../src/runtime/exec.ts";
 import { execProcess } from "../../src/runtime/exec-spec.ts";
@@ -61,7 +61,7 @@ afterAll(() => {
  */
 function glibcRootfs(dir: string): string {
   ensureRootfs();
-  cpSync(ROOTFS, dir, { recursive: true, verbatimSymlinks: true });
+  copyTree(ROOTFS, dir);
   const ldd = Bun.spawnSync(["ldd", BINARY]).stdout.toString();
   for (const lib of ldd.matchAll(/(\/\S+\.so[.\d]*)/g)) {
     const target = join(dir, lib[1]!);

@@ -85,3 +85,9 @@ export function nsPid(hostPid: number): number {
 }
 
 export { waitFor };
+
+/** A copy of a tree with cp -a (device nodes and all: node's cpSync cannot copy those). */
+export function copyTree(from: string, to: string) {
+  const r = Bun.spawnSync(["cp", "-a", from, to], { stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`cp -a ${from} ${to}: ${r.stderr.toString()}`);
+}

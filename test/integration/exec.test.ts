@@ -8,8 +8,8 @@ import { describe, test, expect, beforeAll, afterAll } from "bun:test";
 import { existsSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { RuntimeCli, isRoot, makeBundle, processesMatching, uniqueId, waitFor } from "./harness.ts";
-import { startContainer, spawnRuntime, type Running } from "./exec-helpers.ts";
+import { RuntimeCli, isRoot, makeBundle, processesMatching, uniqueId, waitFor, ROOTFS } from "./harness.ts";
+import { copyTree, startContainer, spawnRuntime, type Running } from "./exec-helpers.ts";
 import { Runtime } from "../../src/runtime/container.ts";
 import { compileExecPlan } from "../../src/runtime/plan/compile-exec.ts";
 import { launch } from "../../src/runtime/launch.ts";
@@ -215,8 +215,8 @@ d("exec refuses and leaves nothing behind", () => {
       [[box.id, "/no/such/binary"], "/no/such/binary"],
       [["--cwd", "/no/such/dir", box.id, "true"], "/no/such/dir"],
       // no AppArmor or SELinux on this machine: asking for a profile is an error, not a no-op
-      [["--apparmor", "berth-test", box.id, "true"], "apparmor is not enabled"],
-      [["--process-label", "system_u:system_r:container_t:s0", box.id, "true"], "selinux is not enabled"],
+      [["--apparmor", "berth-test", box.id, "true"], "AppArmor is not enabled"],
+      [["--process-label", "system_u:system_r:container_t:s0", box.id, "true"], "SELinux is not enabled"],
       [["-t", "-d", box.id, "true"], "console-socket"],
       [["--console-socket", "/tmp/x.sock", box.id, "true"], "--detach"],
     ];
@@ -246,6 +246,30 @@ d("exec refuses and leaves nothing behind", () => {
       b.cleanup();
     }
   });
+});
+
+test.skipIf(!isRoot)("a container without a mount namespace of its own: the process is chrooted to its rootfs", () => {
+  // its mounts are made in our namespace: on a private copy of the rootfs, not the shared one
+  const work = mkdtempSync(join(tmpdir(), "berth-nomnt-"));
+  copyTree(ROOTFS, join(work, "rootfs"));
+  const b = startContainer(rt, (s) => {
+    s.root = { path: join(work, "rootfs"), readonly: false };
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== "mount");
+    s.linux!.maskedPaths = [];
+    s.linux!.readonlyPaths = [];
+    s.mounts = s.mounts!.filter((m) => m.destination === "/proc");
+  }, "nomnt");
+  try {
+    const r = rt.run(["exec", b.id, "sh", "-c", "ls -a / | grep -c berth-rootfs; ls /work 2>&1; readlink /proc/self/ns/pid"]);
+    expect(r.code).toBe(0);
+    const [marker, work, pidns] = r.stdout.trim().split("\n");
+    expect(marker).toBe("1"); // the busybox tree's marker file is at /
+    expect(work).toContain("No such file"); // the host's tree is not
+    expect(pidns).toBe(readlinkSync(`/proc/${b.pid}/ns/pid`));
+  } finally {
+    b.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
 test.skipIf(!isRoot)("a pid that is no longer the container's init (start time differs) is never joined", async () => {

@@ -63,7 +63,7 @@ export class RuntimeCli {
    * Output goes to files, not pipes: a detached container keeps the runtime's
    * stdio open (as with runc), and a pipe would then never reach EOF.
    */
-  run(args: string[], opts: { timeout?: number; cwd?: string } = {}): RunResult {
+  run(args: string[], opts: { timeout?: number; cwd?: string; env?: Record<string, string | undefined> } = {}): RunResult {
     const out = join(this.root, `.out-${process.pid}`);
     const err = join(this.root, `.err-${process.pid}`);
     const r = Bun.spawnSync([RUNTIME, "--root", this.root, ...args], {
@@ -71,6 +71,7 @@ export class RuntimeCli {
       stderr: Bun.file(err),
       stdin: "ignore",
       cwd: opts.cwd,
+      env: opts.env,
       timeout: opts.timeout ?? 30_000,
     });
     const res = { code: r.exitCode ?? -1, stdout: readFileSync(out, "utf8"), stderr: readFileSync(err, "utf8") };

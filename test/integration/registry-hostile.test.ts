@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { BlobStore, sha256 } from "../../src/engine/images/blobs.ts";
 import { pull, type RegistryOptions } from "../../src/engine/registry/index.ts";
 import { BerthError } from "../../src/errors.ts";
-import { buildImage, buildLayer, haveOpenssl, makeCert, randomBytes, tempDir, type BuiltImage, type Cert } from "./registry-env.ts";
+import { buildImage, buildLayer, haveOpenssl, makeCert, randomBytes, tempDir, type BuiltImage, type Cert } from "../helpers/registry-env.ts";
 
 const dirs: string[] = [];
 const servers: { stop: (force?: boolean) => void }[] = [];

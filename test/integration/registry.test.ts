@@ -28,7 +28,7 @@ import {
   tempDir,
   type BuiltImage,
   type Registry,
-} from "./registry-env.ts";
+} from "../helpers/registry-env.ts";
 
 // docker-registry comes from Debian (scripts/setup.sh installs it); without it nothing here can run
 const skip = !haveRegistry;
@@ -128,7 +128,7 @@ describe.skipIf(skip)("plain http registry", () => {
     expect(got.repoTags).toEqual([`${reg.host}/test/app:v1`]);
     expect(got.repoDigests).toEqual([`${reg.host}/test/app@${img.manifestDigest}`]);
     // progress as docker's JSON stream has it
-    expect(events[0]).toEqual({ id: "v1", status: "Pulling from test/app".replace("test/app", `${reg.host}/test/app`) });
+    expect(events[0]).toEqual({ id: "v1", status: "Pulling from test/app" });
     for (const l of img.layers) {
       const id = l.desc.digest.slice(7, 19);
       const mine = events.filter((e) => e.id === id);

@@ -365,3 +365,12 @@ d("escapes", () => {
     }
   });
 });
+
+d("network namespace", () => {
+  test("a new network namespace has its loopback up and nothing else", () => {
+    const r = sh("cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; ls /sys/class/net");
+    const [, flags, ...ifaces] = r.stdout.trim().split("\n");
+    expect(Number(flags) & 1).toBe(1); // IFF_UP
+    expect(ifaces).toEqual(["lo"]);
+  });
+});

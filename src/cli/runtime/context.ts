@@ -18,7 +18,7 @@ export class Context {
   get rt(): Runtime {
     if (!this.runtime) {
       const { Runtime } = require("../../runtime/container.ts") as typeof import("../../runtime/container.ts");
-      this.runtime = new Runtime(this.global.root);
+      this.runtime = new Runtime(this.global.root, { warn: (m) => this.log("warning", m) });
     }
     return this.runtime;
   }
@@ -35,6 +35,7 @@ export class Context {
       } catch {}
     }
     if (level === "error" || this.global.debug) process.stderr.write(`berth-runtime: ${msg}\n`);
+    else if (level === "warning") process.stderr.write(`berth-runtime: warning: ${msg}\n`);
   }
 }
 

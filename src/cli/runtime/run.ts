@@ -17,12 +17,17 @@ export const run: Verb = async (ctx, argv) => {
   const rec = await ctx.rt.create({ ...createOptions("run", values, id), stay: !detach, proxyTerminal: !detach });
   const launched = (rec as { launched?: Launched }).launched!;
   if (detach) {
-    ctx.rt.start(id);
+    try {
+      await ctx.rt.start(id);
+    } catch (e) {
+      await ctx.rt.delete(id, true).catch(() => {});
+      throw e;
+    }
     return 0;
   }
   const fg = await Foreground.attach(launched);
   try {
-    ctx.rt.start(id);
+    await ctx.rt.start(id);
   } catch (e) {
     await fg.stop();
     await ctx.rt.delete(id, true).catch(() => {});

@@ -3,9 +3,9 @@ import type { Verb } from "./context.ts";
 import { parse } from "./args.ts";
 import { parseSignal } from "../../oci/signals.ts";
 
-export const start: Verb = (ctx, argv) => {
+export const start: Verb = async (ctx, argv) => {
   const { positionals } = parse("start", argv, {}, { min: 1, max: 1, usage: "<container-id>" });
-  ctx.rt.start(positionals[0]!);
+  await ctx.rt.start(positionals[0]!);
 };
 
 export const state: Verb = (ctx, argv) => {

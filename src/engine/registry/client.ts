@@ -17,6 +17,8 @@ export interface RegistryOptions {
   credentials?: Credentials;
   /** PEM file with CA certificates trusted for this registry, besides the system ones */
   caFile?: string;
+  /** PEM text of CA certificates trusted for this registry, besides the system ones and caFile's */
+  caPem?: string;
   /**
    * allow plain http and unverified https (docker's insecure-registries);
    * default: only for loopback registries (localhost, 127.0.0.0/8, ::1), as docker
@@ -61,6 +63,10 @@ export class RegistryClient {
       }
       if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw invalidArgument(`caFile ${options.caFile}: no PEM certificate in it`);
       this.ca = [...rootCertificates, pem];
+    }
+    if (options.caPem) {
+      if (!options.caPem.includes("-----BEGIN CERTIFICATE-----")) throw invalidArgument("caPem: no PEM certificate in it");
+      this.ca = [...(this.ca ?? rootCertificates), options.caPem];
     }
     this.auth = new Authorizer(options.credentials, (url, init) => this.fetchFollowing(url, init), (url) => this.insecure || isLoopbackDomain(url.host));
   }

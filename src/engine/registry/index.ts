@@ -8,3 +8,4 @@ export { pull, fetchManifest, type PullOptions, type PullResult, type ImageRegis
 export { push, type PushOptions, type PushResult, type ManifestSource } from "./push.ts";
 export { BlobSources } from "./sources.ts";
 export type { ProgressEvent, ProgressFn } from "./progress.ts";
+export { login, type LoginResult } from "./login.ts";

@@ -7,7 +7,7 @@
 import { BerthError, invalidArgument } from "../../errors.ts";
 import { DEFAULT_TENANT } from "../db.ts";
 import { sha256, type BlobStore } from "../images/blobs.ts";
-import { familiarName, formatReference, parseReference, type Reference } from "../images/reference.ts";
+import { formatReference, parseReference, type Reference } from "../images/reference.ts";
 import type { Manifest } from "../images/spec.ts";
 import type { ImageStore } from "../images/store.ts";
 import { repositoryScope } from "./auth.ts";
@@ -128,7 +128,8 @@ async function pullRef(ref: Reference, opts: PullOptions): Promise<PullResult> {
   const path = ref.path;
   const lease = opts.images?.lease();
   try {
-    emit({ id: ref.tag ?? ref.digest, status: `Pulling from ${familiarName(ref.name)}` });
+    // docker names the repository as the registry knows it: "library/busybox", "test/app"
+    emit({ id: ref.tag ?? ref.digest, status: `Pulling from ${path}` });
     const top = await fetchManifest(client, path, manifestSelector(ref), opts.signal);
     store.put(top.bytes, top.digest);
     lease?.add(top.digest);

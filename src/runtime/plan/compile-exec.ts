@@ -24,6 +24,8 @@ export interface ExecPlanContext extends Omit<ProcessPlanContext, "gate" | "feat
   stay?: boolean;
   /** where the pty master goes when process.terminal is true */
   console?: ConsoleSocket;
+  /** the container's rootfs (host path): its root when it has no mount namespace of its own */
+  rootfs?: string;
 }
 
 /** OCI namespace type -> entry of /proc/<pid>/ns, in the order they are joined (runc's: user first). */
@@ -42,7 +44,6 @@ const NS_ORDER: ReadonlyArray<readonly [type: string, proc: string]> = [
 export function namespacesToJoin(spec: Spec): string[] {
   const types = new Set((spec.linux?.namespaces ?? []).map((n) => n.type as string));
   for (const t of types) if (!NS_ORDER.some(([k]) => k === t)) throw invalidArgument(`linux.namespaces: unknown namespace "${t}"`);
-  if (!types.has("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
   return NS_ORDER.filter(([t]) => types.has(t)).map(([, p]) => p);
 }
 
@@ -54,11 +55,17 @@ export function compileExecPlan(ctx: ExecPlanContext): Instruction[] {
   // The console socket is a host path: connect before entering the container.
   if (proc.terminal) plan.push(consoleInstr(ctx.console));
   plan.push(...affinity.initial);
-  plan.push(instr("JOIN_NS", ctx.init.pid, ctx.init.startTime, namespacesToJoin(ctx.spec)));
+  const namespaces = namespacesToJoin(ctx.spec);
+  plan.push(instr("JOIN_NS", ctx.init.pid, ctx.init.startTime, namespaces));
   plan.push(instr("CLONE", 0, ctx.stay ? 1 : 0));
   // the runtime moves the child into the container's cgroup (which resets its CPU affinity)
   plan.push(instr("SYNC", SYNC_TAG.SETUP));
   plan.push(...affinity.final);
+  // A container without a mount namespace of its own is a chroot in ours.
+  if (!namespaces.includes("mnt")) {
+    if (!ctx.rootfs) throw invalidArgument("exec: the container has no mount namespace and no rootfs was given");
+    plan.push(instr("CHROOT", ctx.rootfs));
+  }
   plan.push(instr("SETSID"));
   if (proc.terminal) plan.push(ptyInstr(proc, ""));
   plan.push(

@@ -4,18 +4,21 @@
  * order berth-init executes them (see opcodes.ts for the protocol).
  */
 import type { Spec, Mount, LinuxNamespace } from "../../oci/runtime-spec.ts";
-import { invalidArgument } from "../../errors.ts";
+import { BerthError, invalidArgument } from "../../errors.ts";
 import { instr, type Instruction } from "./record.ts";
 import { Where, SYNC_TAG } from "./opcodes.ts";
 import { CLONE, MS } from "./linux.ts";
-import { compileProcess, type HostLsm } from "./process.ts";
+import { compileProcess } from "./process.ts";
 import { consoleInstr, ptyInstr, type ConsoleSocket } from "./terminal.ts";
 import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
 import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
 import { checkMapWriter, checkUserNamespace, denySetgroups, enterUserNamespace, inUserNamespace, type MapWriter } from "./userns.ts";
 import { hostTrees, prepareHostTrees, type HostTree } from "./host-trees.ts";
 import { processFeatures, resetAffinity } from "./process-features.ts";
+import { monitorInstr, type MonitorPlan } from "./monitor.ts";
 import { isAbsolute, join, resolve } from "node:path";
+import { hasHooks, hookInstructions } from "../hooks.ts";
+import type { HostLsm } from "../lsm.ts";
 import { statSync } from "node:fs";
 
 /** A cgroup hierarchy as a `cgroup` mount inside the container shows it. */
@@ -39,9 +42,15 @@ export interface PlanContext {
   rootfs: string;
   /** host path of the exec fifo that `start` writes to */
   execFifo: string;
+  /** host path of the fifo `start` reads the outcome from (errors after the start, EOF at exec) */
+  startStatus?: string;
+  /** environment for hooks that have no `env` of their own (default: ours) */
+  runtimeEnv?: Record<string, string | undefined>;
   noPivot?: boolean;
   /** berth-init's parent waits for the container and exits with its status (foreground run) */
   stay?: boolean;
+  /** the engine's monitor becomes the container's parent (plan/monitor.ts); excludes stay */
+  monitor?: MonitorPlan;
   /** number of caller fds (from 3) passed through to the container */
   preserveFds?: number;
   /** hierarchies to show at a `cgroup` mount */
@@ -52,14 +61,14 @@ export interface PlanContext {
   hostCapBounding?: bigint;
   /** whether /proc/kcore exists on the host (for the /dev/core symlink) */
   hostHasKcore?: boolean;
+  /** security modules enabled on the host; labels need theirs (default: none) */
+  lsm?: HostLsm;
   /** compiled seccomp filter (see runtime/seccomp) */
   seccompFilter?: { flags: number; filter: Uint8Array };
   /** whether a host path is a directory (bind mount targets are created to match); default: stat */
   isDir?: (hostPath: string) => boolean;
   /** who writes the id maps of a new user namespace; default: a privileged runtime */
   mapWriter?: MapWriter;
-  /** which LSMs can take a profile or label */
-  lsm?: HostLsm;
   /** where the pty master goes when process.terminal is true */
   console?: ConsoleSocket;
 }
@@ -95,7 +104,10 @@ export function hasNewNamespace(spec: Spec, type: string): boolean {
 export function compilePlan(ctx: PlanContext): Instruction[] {
   const { spec } = ctx;
   const proc = spec.process;
-  if (!proc?.args?.length) throw invalidArgument("process.args: required to create a container");
+  // `process` is optional until `start` (runtime.md): without one the container
+  // is created, and `start` fails (FAIL below).
+  if (proc && !proc.args?.length) throw invalidArgument("process.args: required to create a container");
+  mountLabel(ctx); // refused up front when the host has no SELinux, whatever the mounts
   const plan: Instruction[] = [];
   const namespaces: LinuxNamespace[] = spec.linux?.namespaces ?? [];
   const newNs = (t: string) => namespaces.some((n) => n.type === t && !n.path);
@@ -109,9 +121,13 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   // In a user namespace the init may not reach a bind source: the runtime's side opens them.
   const trees = hostTrees(spec, mounts, ctx.bundle, anyNs("user") && newNs("mount") && writer.privileged);
 
+  if (ctx.monitor) {
+    if (ctx.stay) throw invalidArgument("monitor: a monitored container has no waiting parent (stay)");
+    plan.push(monitorInstr(ctx.monitor, spec));
+  }
   // ---- berth-init, before the fork: the console socket (a host path), mount trees
   // prepared with the runtime's privileges, join namespaces (user first), time ns offsets.
-  if (proc.terminal) plan.push(consoleInstr(ctx.console));
+  if (proc?.terminal) plan.push(consoleInstr(ctx.console));
   plan.push(...prepareHostTrees(trees));
   const joins = namespaces.filter((n) => n.path).sort((a, b) => Number(b.type === "user") - Number(a.type === "user"));
   for (const ns of joins) plan.push(instr("SETNS", namespaceFlag(ns.type), ns.path!));
@@ -134,13 +150,16 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("SYNC", SYNC_TAG.SETUP));
   if (unprivilegedMaps) plan.push(instr("DUMPABLE", 0));
   if (newNs("cgroup")) plan.push(instr("UNSHARE", CLONE.NEWCGROUP));
+  // A new network namespace has only a loopback, and it starts down (runc brings it up too).
+  if (newNs("network")) plan.push(instr("LINK_UP", "lo"));
   plan.push(instr("SETSID"));
   // Still the runtime's own (host) uid: it owns the fifo, whatever the id maps say.
   plan.push(instr("FIFO_OPEN", ctx.execFifo));
+  if (ctx.startStatus) plan.push(instr("START_STATUS", ctx.startStatus));
+  // In a new user namespace: become the namespace's root now that the maps are written (plan/userns.ts).
   plan.push(...afterSetup(ctx, writer));
 
-  if (!anyNs("mount")) throw invalidArgument("linux.namespaces: a mount namespace is required");
-  plan.push(...compileRootfs(ctx, userns, mounts, trees));
+  plan.push(...compileRootfs(ctx, userns, anyNs("mount"), mounts, trees));
 
   // ---- identity of the host, kernel parameters, paths
   if (spec.hostname !== undefined && spec.hostname !== "") plan.push(instr("SETHOSTNAME", spec.hostname));
@@ -151,7 +170,12 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   for (const p of spec.linux?.readonlyPaths ?? []) plan.push(instr("READONLY_PATH", p));
   for (const p of spec.linux?.maskedPaths ?? []) plan.push(instr("MASK", p));
 
-  // ---- the process: attributes, credentials, cwd; READY; wait for `start`; exec
+  if (!proc) {
+    plan.push(instr("READY"), instr("FIFO_WAIT"), instr("FAIL", "process: not set in config.json: the container has nothing to run"));
+    return plan;
+  }
+  // ---- the process: attributes, credentials, cwd; READY; wait for `start`
+  // (and its startContainer hooks); LSM labels; exec
   plan.push(
     ...compileProcess({
       process: proc,
@@ -161,7 +185,7 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
       seccompFilter: ctx.seccompFilter,
       preserveFds: ctx.preserveFds,
       lsm: ctx.lsm,
-      gate: [instr("FIFO_WAIT")],
+      gate: [instr("FIFO_WAIT"), ...hookInstructions(spec, "startContainer", ctx.runtimeEnv)],
     }),
   );
   return plan;
@@ -176,8 +200,13 @@ function afterSetup(ctx: PlanContext, writer: MapWriter): Instruction[] {
   return [...enterUserNamespace(ctx.spec, writer), resetAffinity()];
 }
 
-/** Mount namespace setup up to and including the switch to the new root. */
-function compileRootfs(ctx: PlanContext, userns: boolean, mounts: readonly Mount[], trees: Map<number, HostTree>): Instruction[] {
+/**
+ * Mount namespace setup up to and including the switch to the new root.
+ * Without a mount namespace of its own (ownNs false) the container shares the
+ * runtime's: its mounts are made under the rootfs in that namespace (delete
+ * removes them), nothing else there is touched, and the root is a chroot.
+ */
+function compileRootfs(ctx: PlanContext, userns: boolean, ownNs: boolean, mounts: readonly Mount[], trees: Map<number, HostTree>): Instruction[] {
   const { spec, rootfs } = ctx;
   const plan: Instruction[] = [];
   const linux = spec.linux ?? {};
@@ -186,13 +215,24 @@ function compileRootfs(ctx: PlanContext, userns: boolean, mounts: readonly Mount
     rootProp = rootPropagationFlags(linux.rootfsPropagation);
     if (rootProp === undefined) throw invalidArgument(`linux.rootfsPropagation: unknown value "${linux.rootfsPropagation}"`);
   }
-  // Stop our mounts from reaching the host: slave by default. A shared root
-  // propagation still starts as a slave copy, the requested mode is applied to
-  // the new root after the switch.
-  const initial = rootProp !== undefined && (rootProp & MS.PRIVATE) !== 0 ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
-  plan.push(instr("MOUNT", "", "/", Where.HOST, "", initial, ""));
-  if (ctx.rootfsParentMount) plan.push(instr("MOUNT", "", ctx.rootfsParentMount, Where.HOST, "", MS.PRIVATE, ""));
-  plan.push(instr("MOUNT", rootfs, rootfs, Where.HOST, "", MS.BIND | MS.REC, ""));
+  if (!ownNs) {
+    const host: Array<[string, unknown]> = [
+      ["root.readonly", spec.root?.readonly],
+      ["linux.rootfsPropagation", linux.rootfsPropagation],
+      ["linux.maskedPaths", linux.maskedPaths?.length],
+      ["linux.readonlyPaths", linux.readonlyPaths?.length],
+    ];
+    for (const [field, set] of host)
+      if (set) throw invalidArgument(`${field}: needs a mount namespace (linux.namespaces), else it would change the host's mounts`);
+  } else {
+    // Stop our mounts from reaching the host: slave by default. A shared root
+    // propagation still starts as a slave copy, the requested mode is applied to
+    // the new root after the switch.
+    const initial = rootProp !== undefined && (rootProp & MS.PRIVATE) !== 0 ? MS.PRIVATE | MS.REC : MS.SLAVE | MS.REC;
+    plan.push(instr("MOUNT", "", "/", Where.HOST, "", initial, ""));
+    if (ctx.rootfsParentMount) plan.push(instr("MOUNT", "", ctx.rootfsParentMount, Where.HOST, "", MS.PRIVATE, ""));
+    plan.push(instr("MOUNT", rootfs, rootfs, Where.HOST, "", MS.BIND | MS.REC, ""));
+  }
   plan.push(instr("ROOTFS", rootfs));
 
   let devBound = false;
@@ -218,13 +258,40 @@ function compileRootfs(ctx: PlanContext, userns: boolean, mounts: readonly Mount
     if (hasPts) plan.push(instr("SYMLINK", "pts/ptmx", "/dev/ptmx"));
   }
 
+  // Hooks: the runtime runs prestart and createRuntime at this SYNC and answers
+  // with the state the HOOK instructions (createContainer here, startContainer
+  // after `start`) pass on.
+  if (hasHooks(spec, "prestart", "createRuntime", "createContainer", "startContainer")) {
+    plan.push(instr("SYNC", SYNC_TAG.CREATE_CONTAINER));
+    plan.push(...hookInstructions(spec, "createContainer", ctx.runtimeEnv));
+  }
+  // The pty comes from the container's own devpts, once in its root; /dev/console
+  // is bound before the root turns read-only.
+  const pty = spec.process?.terminal ? [ptyInstr(spec.process, "/dev/console")] : [];
+  if (!ownNs) {
+    plan.push(instr("CHROOT", rootfs), ...pty);
+    return plan;
+  }
   plan.push(instr(ctx.noPivot ? "MOVE_ROOT" : "PIVOT_ROOT", rootfs));
   if (rootProp !== undefined) plan.push(instr("MOUNT", "", "/", Where.HOST, "", rootProp, ""));
-  // The pty comes from the container's own devpts; /dev/console is bound
-  // before the root turns read-only.
-  if (spec.process?.terminal) plan.push(ptyInstr(spec.process, "/dev/console"));
+  plan.push(...pty);
   if (spec.root?.readonly) plan.push(instr("REMOUNT", "/", Where.HOST, MS.BIND | MS.RDONLY, ""));
   return plan;
+}
+
+/** linux.mountLabel, checked against the host. */
+function mountLabel(ctx: PlanContext): string | undefined {
+  const label = ctx.spec.linux?.mountLabel;
+  if (!label) return undefined;
+  if (!ctx.lsm?.selinux) throw new BerthError("FailedPrecondition", "linux.mountLabel: SELinux is not enabled on this host");
+  return label;
+}
+
+/** Mount data with the SELinux context option for the mount label (as runc's FormatMountLabel). */
+function withMountLabel(data: string, label: string | undefined): string {
+  if (!label) return data;
+  const ctxOpt = `context="${label}"`;
+  return data ? `${data},${ctxOpt}` : ctxOpt;
 }
 
 function isBind(m: Mount): boolean {
@@ -250,7 +317,7 @@ function compileMount(ctx: PlanContext, m: Mount, dest: string, i: number, tree?
     if (extra) plan.push(instr("REMOUNT", dest, Where.ROOT, MS.BIND | extra, ""));
   } else {
     if (!m.type) throw invalidArgument(`${field}.type: required unless the mount is a bind mount`);
-    plan.push(instr("MOUNT", m.source ?? m.type, dest, Where.ROOT_DIR, m.type, o.flags, o.data));
+    plan.push(instr("MOUNT", m.source ?? m.type, dest, Where.ROOT_DIR, m.type, o.flags, withMountLabel(o.data, mountLabel(ctx))));
   }
   for (const p of o.propagation) plan.push(instr("MOUNT", "", dest, Where.ROOT, "", p, ""));
   return plan;

@@ -135,6 +135,30 @@ export const OPS = {
     doc: "set_mempolicy(mode|flags, node bitmask (multiple of 8 bytes; empty = NULL))",
     specField: "linux.memoryPolicy",
   },
+  LINK_UP: { code: 90, fields: [["name", "str"]], doc: "bring a network interface of the current netns up (lo of a new netns)" },
+  // ---- OCI hooks and the start handshake (reserved range 50-54) ----
+  HOOK: {
+    code: 50,
+    fields: [["name", "str"], ["path", "str"], ["args", "strv"], ["env", "strv"], ["timeout", "u32"]],
+    doc: "fork+exec an OCI hook (name is its config field, for errors) in the current namespaces and root, the hook state from the last ACK on stdin, output captured; SIGKILL after timeout seconds (0: none); fails unless it exits 0",
+  },
+  START_STATUS: {
+    code: 51,
+    fields: [["path", "str"]],
+    doc: "open the start-status fifo (host path) read-write, close-on-exec; later failures are also written there as MSG_ERROR frames, and the exec closing it tells `start` the process runs",
+  },
+  FAIL: { code: 52, fields: [["message", "str"]], doc: "fail with message (EINVAL)" },
+  CHROOT: {
+    code: 53,
+    fields: [["rootfs", "str"]],
+    doc: "chroot into rootfs and chdir /: the root switch of a container without its own mount namespace (pivot_root or MS_MOVE would change the host's mounts)",
+  },
+  // ---- 80-89: monitor mode (native/monitor.c; the engine's per-container monitor) ----
+  MONITOR: {
+    code: 80,
+    fields: [["program", "str"], ["dir", "str"], ["log", "str"], ["maxSize", "u64"], ["maxFiles", "u32"], ["flags", "u32"]],
+    doc: "first op of a monitored plan (native/monitor.c): open the log (host path; \"\" = none) and dir (host), listen on dir/attach.sock, make the stdio pipes, then fork the detached monitor (new session, subreaper; writes dir/monitor.pid and holds its flock; execs program, berth-monitor) after forking the worker that runs the rest of the plan with the pipes as stdio; the top exits 0. CLONE's parent in the worker hands the container's pid to the monitor and exits. flags: bit 0 keep stdin open (else /dev/null)",
+  },
 } as const satisfies Record<string, OpDef>;
 
 export type OpName = keyof typeof OPS;
@@ -148,23 +172,33 @@ export const Where = { HOST: 0, ROOT_DIR: 1, ROOT_FILE: 2, ROOT: 3 } as const;
  *   ---------------------------------------------------------------------------
  *   spawn(berth-init, sync fd) ──►
  *   MSG_PLAN(records) ─────────────► read plan
+ *                                    (MONITOR, first: fork the monitor,
+ *                                     which forks the rest; top exits 0)
  *                                    SETNS / UNSHARE / WRITE_FILE
  *                                    CLONE ─────────────────────► (child)
  *          ◄──────────────────────── MSG_PID(child pid)
- *                                    exit 0, or wait (stay)
+ *                                    exit 0, or wait (stay), or
+ *                                    hand the pid to the monitor and exit
  *          ◄──────────────────────────────────────────────────── MSG_SYNC(IDMAP)
  *   write uid_map/gid_map, join
- *   cgroup, createRuntime hooks
+ *   cgroup
  *   MSG_ACK(IDMAP) ──────────────────────────────────────────────►
- *                                                                mounts, devices, pivot,
+ *                                                                mounts, devices
+ *          ◄──────────────────────────────────────────────────── MSG_SYNC(CREATE_CONTAINER)
+ *   prestart, createRuntime hooks                                 (only if there are hooks)
+ *   MSG_ACK(CREATE_CONTAINER, state) ────────────────────────────►
+ *                                                                createContainer HOOKs, pivot,
  *                                                                hostname, rlimits, creds...
  *          ◄──────────────────────────────────────────────────── MSG_READY
  *   state "created"; close socket                                FIFO_WAIT (blocks)
- *   `start`: write a byte to the fifo ──────────────────────────► EXEC
+ *   `start`: open start.status, write a byte to exec.fifo ──────► startContainer HOOKs, EXEC
+ *   EOF on start.status (exec closed it) ◄─────────────────────── (or MSG_ERROR there)
+ *   poststart hooks
  *
  * Any step that fails sends MSG_ERROR (u32 op index, u32 opcode, i32 errno,
- * str message) and exits 1. The runtime answers MSG_SYNC with MSG_ACK(tag) or
- * MSG_ABORT (the child exits 1).
+ * str message) and exits 1. The runtime answers MSG_SYNC with MSG_ACK (u32 tag,
+ * then optionally the hook state JSON to the end of the frame) or MSG_ABORT
+ * (the child exits 1).
  */
 export const MSG = {
   PLAN: 1,
@@ -180,7 +214,11 @@ export const MSG = {
 export const SYNC_TAG = {
   /** child is in its new namespaces: write id maps, join cgroup, run createRuntime hooks */
   SETUP: 1,
-  /** mounts done, before pivot_root: createContainer hooks (issue: hooks) */
+  /**
+   * mounts done, before pivot_root: the runtime runs the prestart and
+   * createRuntime hooks, then ACKs with the hook state (JSON) as payload, which
+   * the following HOOK (createContainer, later startContainer) get on stdin
+   */
   CREATE_CONTAINER: 2,
 } as const;
 

@@ -9,12 +9,7 @@ import { capMask, capName } from "../../oci/capabilities.ts";
 import { rlimitNumber, RLIM_INFINITY } from "../../oci/rlimits.ts";
 import { BerthError, failedPrecondition, invalidArgument } from "../../errors.ts";
 import { instr, type Instruction } from "./record.ts";
-
-/** Linux security modules enabled on the host. */
-export interface HostLsm {
-  apparmor: boolean;
-  selinux: boolean;
-}
+import type { HostLsm } from "../lsm.ts";
 
 export interface ProcessPlanContext {
   process: Process;
@@ -30,7 +25,7 @@ export interface ProcessPlanContext {
   features?: Instruction[];
   /** false when setgroups(2) is denied in the process's user namespace (the groups are left alone) */
   setgroups?: boolean;
-  /** steps between READY and the exec: create waits for `start` here */
+  /** steps between READY and the exec: create waits for `start` (and runs startContainer hooks) here */
   gate?: Instruction[];
 }
 
@@ -50,7 +45,7 @@ export function compileProcess(ctx: ProcessPlanContext): Instruction[] {
     plan.push(instr("RLIMIT", res, toRlim(rl.soft), toRlim(rl.hard)));
   }
   plan.push(instr("UMASK", proc.user.umask ?? 0o022));
-  plan.push(...compileLsm(proc, ctx.lsm));
+  const lsm = lsmExecLabels(proc, ctx.lsm); // checked up front, applied right before exec
   if (proc.noNewPrivileges) plan.push(instr("NO_NEW_PRIVS"));
   plan.push(...(ctx.features ?? []));
 
@@ -98,23 +93,24 @@ export function compileProcess(ctx: ProcessPlanContext): Instruction[] {
   plan.push(instr("EXEC_PREPARE", args[0]!, pathVar));
   plan.push(instr("READY"));
   plan.push(...(ctx.gate ?? []));
+  plan.push(...lsm);
   if (seccomp && proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
   plan.push(instr("EXEC", args, env));
   return plan;
 }
 
 /**
- * An AppArmor profile or SELinux label for the exec. Asking for one on a host
- * without that LSM is an error (runc fails the same way), never a silent no-op.
+ * The AppArmor profile and SELinux label the exec takes. Asking for one on a
+ * host without that LSM is an error (as runc), never a silent no-op.
  */
-function compileLsm(proc: Process, lsm: HostLsm | undefined): Instruction[] {
+function lsmExecLabels(proc: Process, lsm: HostLsm | undefined): Instruction[] {
   const plan: Instruction[] = [];
   if (proc.apparmorProfile) {
-    if (!lsm?.apparmor) throw failedPrecondition(`process.apparmorProfile: "${proc.apparmorProfile}" requested but apparmor is not enabled on this host`);
+    if (!lsm?.apparmor) throw failedPrecondition("process.apparmorProfile: AppArmor is not enabled on this host");
     plan.push(instr("WRITE_FILE", "/proc/thread-self/attr/apparmor/exec", `exec ${proc.apparmorProfile}`));
   }
   if (proc.selinuxLabel) {
-    if (!lsm?.selinux) throw failedPrecondition(`process.selinuxLabel: "${proc.selinuxLabel}" requested but selinux is not enabled on this host`);
+    if (!lsm?.selinux) throw failedPrecondition("process.selinuxLabel: SELinux is not enabled on this host");
     plan.push(instr("WRITE_FILE", "/proc/thread-self/attr/exec", proc.selinuxLabel));
   }
   return plan;

@@ -73,3 +73,16 @@ export function eventfd(initval: number, flags: number): number {
   }
   return fd;
 }
+
+let umountLib: ReturnType<typeof openUmount> | undefined;
+function openUmount() {
+  return dlopen("libc.so.6", { umount2: { args: [FFIType.cstring, FFIType.i32], returns: FFIType.i32 } });
+}
+
+export const MNT_DETACH = 2;
+
+/** umount2(2); returns the errno (0 on success) instead of throwing: callers clean up best effort. */
+export function umount2(path: string, flags: number): number {
+  umountLib ??= openUmount();
+  return umountLib.symbols.umount2(Buffer.from(path + "\0") as never, flags) === 0 ? 0 : errno();
+}

@@ -142,7 +142,8 @@ test("bad input names the field", () => {
   expect(() => compilePlan(ctx(s))).toThrow(/process.rlimits\[0\].type/);
   const t = spec();
   t.linux!.namespaces = [{ type: "pid" }];
-  expect(() => compilePlan(ctx(t))).toThrow(/mount namespace is required/);
+  // no mount namespace: shared with the runtime, so settings that would change its mounts are refused
+  expect(() => compilePlan(ctx(t))).toThrow(/linux.maskedPaths: needs a mount namespace/);
   const u = spec();
   u.linux!.rootfsPropagation = "sideways" as never;
   expect(() => compilePlan(ctx(u))).toThrow(/linux.rootfsPropagation/);

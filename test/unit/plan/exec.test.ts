@@ -37,10 +37,15 @@ test("exec joins every namespace of the init, user first, mount last, then forks
   expect(compileExecPlan(ctx({ stay: false }))[1]).toEqual({ op: "CLONE", args: [0, 0] });
 });
 
-test("namespaces: a mount namespace is required; unknown types are refused", () => {
+test("namespaces: unknown types are refused; without a mount namespace the process is chrooted to the rootfs", () => {
   const s = spec();
   s.linux!.namespaces = [{ type: "pid" }];
-  expect(() => namespacesToJoin(s)).toThrow("mount namespace is required");
+  expect(namespacesToJoin(s)).toEqual(["pid"]);
+  const p = compileExecPlan({ ...ctx(), spec: s, rootfs: "/b/rootfs" });
+  expect(ops(p).slice(0, 5)).toEqual(["JOIN_NS", "CLONE", "SYNC", "CPU_AFFINITY", "CHROOT"]);
+  expect(find(p, "CHROOT")[0]!.args).toEqual(["/b/rootfs"]);
+  expect(() => compileExecPlan({ ...ctx(), spec: s })).toThrow("no mount namespace");
+  expect(find(compileExecPlan(ctx()), "CHROOT")).toEqual([]);
   s.linux!.namespaces = [{ type: "mount" }, { type: "bogus" as never }];
   expect(() => namespacesToJoin(s)).toThrow('unknown namespace "bogus"');
   s.linux!.namespaces = [{ type: "mount" }, { type: "time" }, { type: "ipc" }];
@@ -88,11 +93,11 @@ test("a terminal: console socket before entering the container, pty after setsid
 test("AppArmor and SELinux: an error when the host lacks them, a write to the exec attribute when it has them", () => {
   const e = ctx();
   e.process = { ...e.process, apparmorProfile: "p1" };
-  expect(() => compileExecPlan(e)).toThrow('process.apparmorProfile: "p1" requested but apparmor is not enabled');
+  expect(() => compileExecPlan(e)).toThrow("process.apparmorProfile: AppArmor is not enabled on this host");
   const p = compileExecPlan({ ...e, lsm: { apparmor: true, selinux: false } });
   expect(find(p, "WRITE_FILE")[0]!.args).toEqual(["/proc/thread-self/attr/apparmor/exec", "exec p1"]);
   e.process = { ...e.process, apparmorProfile: undefined, selinuxLabel: "l" };
-  expect(() => compileExecPlan(e)).toThrow("selinux is not enabled");
+  expect(() => compileExecPlan(e)).toThrow("process.selinuxLabel: SELinux is not enabled on this host");
 });
 
 test("the new instructions survive encoding", () => {

@@ -1,0 +1,23 @@
+/*
+ * How berth-init (native/monitor.c) hands the monitor to berth-monitor: these
+ * fds, open across execve, and
+ *   argv: berth-monitor <worker pid> <log max size> <log max files> <log file name>
+ * A slot without its fd is closed (no log, no stdin).
+ */
+#ifndef BERTH_MONITOR_FDS_H
+#define BERTH_MONITOR_FDS_H
+
+enum {
+	MFD_DIR = 3,     /* the monitor directory (O_PATH) */
+	MFD_LOCK = 4,    /* monitor.pid, flock held (the lock goes with the open file) */
+	MFD_LISTEN = 5,  /* attach.sock, listening, non-blocking */
+	MFD_OUT = 6,     /* container stdout, read end, non-blocking */
+	MFD_ERR = 7,     /* container stderr, read end, non-blocking */
+	MFD_IN = 8,      /* container stdin, write end, non-blocking (OpenStdin) */
+	MFD_PID = 9,     /* the worker writes the container's pid here */
+	MFD_LOGDIR = 10, /* the log's directory (O_PATH) */
+	MFD_LOG = 11,    /* the log, O_APPEND */
+	MFD_COUNT = 9    /* slots, from MFD_DIR */
+};
+
+#endif

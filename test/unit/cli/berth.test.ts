@@ -1,0 +1,104 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { registryAuthHeader, resolveHost } from "../../../src/cli/berth/client.ts";
+import { filtersParam } from "../../../src/cli/berth/context.ts";
+import { formatRows, goString, humanDuration, render, table } from "../../../src/cli/berth/format.ts";
+import { display } from "../../../src/cli/berth/progress.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "berth-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function body(lines: object[]): ReadableStream<Uint8Array> {
+  const text = lines.map((l) => JSON.stringify(l) + "\r\n").join("");
+  return new Response(text).body!;
+}
+
+describe("berth output", () => {
+  test("tables align with three spaces", () => {
+    expect(table([["A", "BB"], ["ccc", "d"]])).toBe("A     BB\nccc   d\n");
+  });
+
+  test("durations as go-units says them", () => {
+    expect(humanDuration(500)).toBe("Less than a second");
+    expect(humanDuration(1000)).toBe("1 second");
+    expect(humanDuration(59_000)).toBe("59 seconds");
+    expect(humanDuration(90_000)).toBe("About a minute");
+    expect(humanDuration(3_600_000)).toBe("About an hour");
+    expect(humanDuration(5 * 86_400_000)).toBe("5 days");
+    expect(humanDuration(3 * 365 * 86_400_000)).toBe("3 years");
+  });
+
+  test("--format templates", () => {
+    const v = { Id: "sha256:x", Config: { Cmd: ["/bin/sh", "-c"], Labels: { "a.b": "1" } }, N: 3 };
+    expect(render("{{.Id}} {{.Config.Cmd}} {{.N}}", v)).toBe("sha256:x [/bin/sh -c] 3");
+    expect(render('{{index .Config.Labels "a.b"}}', v)).toBe("1");
+    expect(render("{{json .Config.Cmd}}", v)).toBe('["/bin/sh","-c"]');
+    expect(render("{{json .}}", { a: 1 })).toBe('{"a":1}');
+    expect(render("{{.Missing}}", v)).toBe("<no value>");
+    expect(goString({ b: 1, a: [1, 2] })).toBe("map[a:[1 2] b:1]");
+    expect(() => render("{{range .X}}", v)).toThrow("unsupported template action");
+    expect(formatRows("table {{.Repository}}\\t{{.Tag}}", [{ Repository: "r", Tag: "t" }], { Repository: "REPOSITORY", Tag: "TAG" })).toBe("REPOSITORY   TAG\nr            t\n");
+    expect(formatRows("json", [{ a: 1 }], {})).toBe('{"a":1}\n');
+  });
+
+  test("filters flags become the API's JSON", () => {
+    expect(filtersParam(["dangling=true", "label=a=b"], { reference: ["x"] })).toBe('{"dangling":{"true":true},"label":{"a=b":true},"reference":{"x":true}}');
+    expect(filtersParam([])).toBeUndefined();
+    expect(() => filtersParam(["nokey"])).toThrow("want key=value");
+  });
+});
+
+describe("progress display", () => {
+  const stream = [
+    { status: "Pulling from test/x", id: "1" },
+    { status: "Pulling fs layer", id: "aaa", progressDetail: {} },
+    { status: "Pulling fs layer", id: "bbb", progressDetail: {} },
+    { status: "Downloading", id: "aaa", progressDetail: { current: 5, total: 10 } },
+    { status: "Pull complete", id: "aaa", progressDetail: {} },
+    { status: "Pull complete", id: "bbb", progressDetail: {} },
+    { status: "Digest: sha256:x" },
+  ];
+
+  test("not a terminal: one plain line per status, no byte counts", async () => {
+    let out = "";
+    await display(body(stream), { write: (s) => void (out += s), isTTY: false });
+    expect(out).toBe("1: Pulling from test/x\naaa: Pulling fs layer\nbbb: Pulling fs layer\naaa: Pull complete\nbbb: Pull complete\nDigest: sha256:x\n");
+  });
+
+  test("a terminal: each layer's line redrawn in place with its bar", async () => {
+    let out = "";
+    await display(body(stream), { write: (s) => void (out += s), isTTY: true, columns: 200 });
+    // the second layer's first line: a new line, then one up; the first layer's update: two up
+    expect(out).toContain("\n\x1b[1A\r\x1b[2Kbbb: Pulling fs layer\r\x1b[1B");
+    expect(out).toContain("\x1b[2A\r\x1b[2Kaaa: Downloading [" + "=".repeat(25) + ">" + " ".repeat(25) + "]       5B/10B\r\x1b[2B");
+    expect(out.endsWith("Digest: sha256:x\n")).toBe(true);
+  });
+
+  test("an error message in the stream is thrown; aux is handed over", async () => {
+    const aux: unknown[] = [];
+    await display(body([{ aux: { Tag: "1" } }]), { write: () => {}, isTTY: false }, (a) => aux.push(a));
+    expect(aux).toEqual([{ Tag: "1" }]);
+    await expect(display(body([{ errorDetail: { message: "boom" }, error: "boom" }]), { write: () => {}, isTTY: false })).rejects.toThrow("boom");
+  });
+});
+
+describe("berth client", () => {
+  test("the socket: -H, BERTH_HOST, DOCKER_HOST, default", () => {
+    expect(resolveHost("unix:///a.sock", { BERTH_HOST: "unix:///b.sock" })).toBe("unix:///a.sock");
+    expect(resolveHost(undefined, { BERTH_HOST: "unix:///b.sock", DOCKER_HOST: "unix:///c.sock" })).toBe("unix:///b.sock");
+    expect(resolveHost(undefined, { DOCKER_HOST: "unix:///c.sock" })).toBe("unix:///c.sock");
+    expect(resolveHost(undefined, {})).toBe("unix:///run/berth/berth.sock");
+    expect(() => resolveHost("tcp://1.2.3.4:2375", {})).toThrow("only unix://");
+  });
+
+  test("registry logins from docker's config file become X-Registry-Auth", () => {
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ auths: { "reg:5000": { auth: Buffer.from("u:p:w").toString("base64") }, "https://index.docker.io/v1/": { identitytoken: "tok" } } }));
+    const env = { DOCKER_CONFIG: dir };
+    expect(JSON.parse(Buffer.from(registryAuthHeader("reg:5000", env), "base64url").toString())).toEqual({ serveraddress: "reg:5000", username: "u", password: "p:w" });
+    expect(JSON.parse(Buffer.from(registryAuthHeader("docker.io", env), "base64url").toString())).toEqual({ serveraddress: "https://index.docker.io/v1/", identitytoken: "tok" });
+    expect(registryAuthHeader("other:1", env)).toBe("");
+    expect(registryAuthHeader("reg:5000", { DOCKER_CONFIG: join(dir, "none") })).toBe("");
+  });
+});
