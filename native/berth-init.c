@@ -20,7 +20,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <termios.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -41,9 +43,6 @@
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 static int syncfd = -1;
 static int rootfd = -1;            /* where ROOT_* paths resolve; -1 means "/" (opened on use) */
@@ -51,6 +50,7 @@ static int fifofd = -1;            /* exec fifo, from FIFO_OPEN */
 static int statusfd = -1;          /* start-status fifo, from START_STATUS */
 static uint8_t *hook_state;        /* container state for HOOK, from the last ACK with a payload */
 static uint32_t hook_state_len;
+static int consfd = -1;            /* console socket, from CONSOLE; closed by PTY */
 static char exec_path[PATH_MAX];   /* from EXEC_PREPARE; "" means argv[0] */
 
 /* ---- errors ---- */
@@ -874,11 +874,14 @@ static int do_exec_prepare(const char *file, const char *path, struct err *e)
 	return fail_msg(e, ENOENT, "executable file not found in $PATH: %s", file);
 }
 
-static int do_close_fds(unsigned first, struct err *e)
+static int ours(long fd)
 {
-	if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-		return 0;
-	/* kernels before 5.11: walk /proc/self/fd */
+	return fd == syncfd || fd == fifofd || fd == statusfd || fd == consfd || fd == rootfd;
+}
+
+/* kernels before 5.9 (no close_range): walk /proc/self/fd */
+static int close_fds_walk(unsigned first, struct err *e)
+{
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
 	if (!d)
@@ -886,14 +889,132 @@ static int do_close_fds(unsigned first, struct err *e)
 	while ((de = readdir(d))) {
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
-		if (*end || end == de->d_name || fd < (long)first || fd == dirfd(d))
+		if (*end || end == de->d_name || fd < (long)first || fd == dirfd(d) || ours(fd))
 			continue;
-		int fl = fcntl(fd, F_GETFD);
-		if (fl >= 0)
-			fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+		close(fd);
 	}
 	closedir(d);
 	return 0;
+}
+
+/*
+ * Close every fd >= first except berth-init's own (all close-on-exec), so that
+ * nothing the caller leaked -- a host directory above all (CVE-2024-21626) --
+ * is open while the container's cwd and executable are looked up.
+ */
+static int do_close_fds(unsigned first, struct err *e)
+{
+	const int mine[] = { syncfd, fifofd, statusfd, consfd, rootfd };
+	for (long lo = first;;) {
+		long next = -1; /* the lowest of our fds at or above lo */
+		for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
+			if (mine[i] >= lo && (next < 0 || mine[i] < next))
+				next = mine[i];
+		if (next != lo && syscall(SYS_close_range, (unsigned)lo, next < 0 ? ~0U : (unsigned)next - 1, 0) < 0)
+			return close_fds_walk(first, e);
+		if (next < 0)
+			return 0;
+		lo = next + 1;
+	}
+}
+
+/*
+ * chdir resolved inside the root without magic links: a path such as
+ * /proc/self/fd/N cannot lead out of the container through an fd that
+ * berth-init holds (CVE-2024-21626). The kernel then confirms the new cwd is
+ * reachable from the root.
+ */
+static int do_chdir(const char *path, struct err *e)
+{
+	char buf[PATH_MAX];
+	int fd;
+	if (root(e) < 0 || (fd = in_root_open(rootfd, path, e)) < 0)
+		return wrap(e, "chdir \"%s\"", path);
+	int r = fchdir(fd);
+	int err = errno;
+	close(fd);
+	if (r < 0)
+		return fail(e, err, "chdir \"%s\"", path);
+	/* the raw syscall: a cwd outside the root reads "(unreachable)..." */
+	if (syscall(SYS_getcwd, buf, sizeof buf) < 0 || buf[0] != '/')
+		return fail_msg(e, ENOENT, "chdir \"%s\": the directory is outside the container's root", path);
+	return 0;
+}
+
+/* ---- terminals ---- */
+
+static int do_console(const char *path, uint64_t fd, struct err *e)
+{
+	if (consfd >= 0)
+		close(consfd);
+	consfd = -1;
+	if (*path) {
+		consfd = console_connect(path, e);
+		return consfd < 0 ? -1 : 0;
+	}
+	if (fd > INT_MAX || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return fail(e, EBADF, "console socket fd %llu", (unsigned long long)fd);
+	consfd = fd;
+	return 0;
+}
+
+/* PTY(ptmx, rows, cols, console, uid, gid): see opcodes.ts. */
+static int do_pty(const struct ins *in, struct err *e)
+{
+	const char *ptmx = in->s[0], *console = in->s[1];
+	int master, slave, r = -1;
+	if (consfd < 0)
+		return fail(e, EBADF, "terminal: no console socket");
+	if (pty_open(ptmx, &master, &slave, e) < 0)
+		return wrap(e, "terminal");
+	if (in->n[0] && in->n[1]) {
+		struct winsize ws = { .ws_row = in->n[0], .ws_col = in->n[1] };
+		if (ioctl(master, TIOCSWINSZ, &ws) < 0) {
+			fail(e, errno, "terminal: set size %llux%llu", (unsigned long long)in->n[1], (unsigned long long)in->n[0]);
+			goto out;
+		}
+	}
+	if (*console) {
+		struct target t;
+		char src[32];
+		snprintf(src, sizeof src, "/proc/self/fd/%d", slave);
+		if (target_open(&t, console, WHERE_ROOT_FILE, 0, e) < 0) {
+			wrap(e, "terminal: mount on \"%s\"", console);
+			goto out;
+		}
+		int m = mount(src, t.path, NULL, MS_BIND, NULL);
+		int err = errno;
+		target_close(&t);
+		if (m < 0) {
+			fail(e, err, "terminal: mount on \"%s\"", console);
+			goto out;
+		}
+	}
+	/* the process's user owns its terminal; the group stays devpts's (runc: fixStdioPermissions) */
+	if (fchown(slave, in->n[2], -1) < 0) {
+		fail(e, errno, "terminal: give it to uid %llu", (unsigned long long)in->n[2]);
+		goto out;
+	}
+	if (send_fd(consfd, "/dev/ptmx", master, e) < 0)
+		goto out;
+	if (ioctl(slave, TIOCSCTTY, 0) < 0) {
+		fail(e, errno, "terminal: make it the controlling terminal");
+		goto out;
+	}
+	for (int i = 0; i < 3; i++)
+		/* dup3 refuses to copy an fd onto itself: then just keep it open across exec */
+		if ((slave == i ? fcntl(i, F_SETFD, 0) : dup3(slave, i, 0)) < 0) {
+			fail(e, errno, "terminal: make it fd %d", i);
+			goto out;
+		}
+	r = 0;
+out:
+	close(master);
+	if (slave > 2)
+		close(slave);
+	close(consfd);
+	consfd = -1;
+	return r;
 }
 
 /* ---- the interpreter ---- */
@@ -956,7 +1077,7 @@ static int run(struct ins *in, struct err *e)
 		umask(n[0]);
 		return 0;
 	case OP_CHDIR:
-		return chdir(s[0]) < 0 ? fail(e, errno, "chdir \"%s\"", s[0]) : 0;
+		return do_chdir(s[0], e);
 	case OP_KEEPCAPS:
 		return prctl(PR_SET_KEEPCAPS, n[0], 0, 0, 0) < 0 ? fail(e, errno, "set keepcaps %llu", (unsigned long long)n[0]) : 0;
 	case OP_CAP_BOUNDING:
@@ -1042,11 +1163,23 @@ static int run(struct ins *in, struct err *e)
 			return fail(e, errno, "chroot \"%s\"", s[0]);
 		reset_root();
 		return 0;
+	case OP_JOIN_NS:
+		reset_root(); /* "/" is about to change */
+		if (join_namespaces(n[0], s[0], in->v[0], e) < 0)
+			return -1;
+		reset_root();
+		return 0;
+	case OP_CONSOLE:
+		return do_console(s[0], n[0], e);
+	case OP_PTY:
+		return do_pty(in, e);
+	case OP_DUMPABLE:
+		return prctl(PR_SET_DUMPABLE, n[0], 0, 0, 0) < 0 ? fail(e, errno, "set dumpable %llu", (unsigned long long)n[0]) : 0;
 	}
 	return fail(e, EINVAL, "unknown opcode %u", in->op); /* parse_plan rejects these */
 }
 
-int main(int argc, char **argv)
+int main(int argc, char **argv, char **envp)
 {
 	struct err e = { 0 };
 	char *end;
@@ -1056,6 +1189,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	syncfd = fd;
+	/*
+	 * Safety first (ARCHITECTURE.md): run from a sealed copy of this binary and
+	 * stay non-dumpable until EXEC, so a container can neither overwrite nor
+	 * ptrace what enters it (CVE-2019-5736; see seal.c).
+	 */
+	if (seal_self(argv, envp, &e) < 0 || (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 && fail(&e, errno, "set non-dumpable"))) {
+		send_error(0, 0, &e);
+		_exit(1);
+	}
+	prctl(PR_SET_NAME, "berth-init", 0, 0, 0); /* started from /proc/self/fd/N, the name would be "N" */
 	int fl = fcntl(syncfd, F_GETFD);
 	if (fl < 0 || fcntl(syncfd, F_SETFD, fl | FD_CLOEXEC) < 0) {
 		fprintf(stderr, "berth-init: sync fd %d: %s\n", syncfd, strerror(errno));

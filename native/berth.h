@@ -79,6 +79,28 @@ int in_root_create(int rootfd, const char *path, int leaf_file, mode_t leaf_mode
  */
 int in_root_parent(int rootfd, const char *path, char *buf, size_t buflen, const char **leaf, struct err *e);
 
+/*
+ * The sealed binary (seal.c). seal_self returns 0 if the process already runs
+ * from a sealed memfd; otherwise it re-executes from a sealed copy of itself
+ * and returns only on failure (-1, e filled).
+ */
+int seal_self(char **argv, char **envp, struct err *e);
+int is_sealed_fd(int fd);
+
+/*
+ * Join the namespaces of a running process (join.c): names are entries of
+ * /proc/<pid>/ns, joined in the given order (user first); starttime is field 22
+ * of its stat, checked so a reused pid is never joined.
+ */
+int join_namespaces(uint32_t pid, const char *starttime, char *const *names, struct err *e);
+
+/* Terminals (pty.c). Each returns -1 with e filled on failure. */
+/* A connected AF_UNIX stream socket to path (close-on-exec). */
+int console_connect(const char *path, struct err *e);
+/* Open the multiplexer at ptmx (checked to be char 5:2), unlock it, open its slave. */
+int pty_open(const char *ptmx, int *master, int *slave, struct err *e);
+/* One message on sock: data name, SCM_RIGHTS fd. */
+int send_fd(int sock, const char *name, int fd, struct err *e);
 /* An OCI hook run by the container init (hook.c). */
 struct hook {
 	const char *name;  /* config field, for messages: hooks.createContainer[0] */

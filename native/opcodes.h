@@ -113,6 +113,18 @@
 /* create a directory (and parents) inside the rootfs or on the host
    fields: str path, u32 where, u32 mode */
 #define OP_MKDIR 41
+/* open /proc/<pid> and check its start time (field 22 of stat), open ns/<name> for every name, then setns each in order
+   fields: u32 pid, str starttime, strv names */
+#define OP_JOIN_NS 55
+/* the console socket: connect to the unix socket at path (host), or when path is empty adopt the inherited fd
+   fields: str path, u32 fd */
+#define OP_CONSOLE 56
+/* open ptmx (must be a pty multiplexer), size it (if rows and cols), bind the slave on console (a path in the root, unless empty), give it to uid, send the master on the console socket, make the slave the controlling terminal and stdio
+   fields: str ptmx, u32 rows, u32 cols, str console, u32 uid */
+#define OP_PTY 57
+/* prctl(PR_SET_DUMPABLE, on): berth-init is non-dumpable from its start; an unprivileged runtime needs it dumpable to write the id maps
+   fields: u32 on */
+#define OP_DUMPABLE 58
 /* before CLONE: clone the tree at source (host path; flags bit 0: with submounts) as a detached slave mount kept in slot; with uid_map/gid_map text, idmap it with a user namespace made for them (flags bit 1: the submounts too)
    fields: u32 slot, str source, u32 flags, str uidMap, str gidMap */
 #define OP_OPEN_TREE 67
@@ -207,6 +219,10 @@
   [OP_OOM_SCORE_ADJ] = "s", \
   [OP_ROOTFS] = "s", \
   [OP_MKDIR] = "suu", \
+  [OP_JOIN_NS] = "usv", \
+  [OP_CONSOLE] = "su", \
+  [OP_PTY] = "suusu", \
+  [OP_DUMPABLE] = "u", \
   [OP_OPEN_TREE] = "ususs", \
   [OP_MOVE_MOUNT] = "usu", \
   [OP_PERSONALITY] = "u", \
@@ -260,6 +276,10 @@
   [40] = "OOM_SCORE_ADJ", \
   [42] = "ROOTFS", \
   [41] = "MKDIR", \
+  [55] = "JOIN_NS", \
+  [56] = "CONSOLE", \
+  [57] = "PTY", \
+  [58] = "DUMPABLE", \
   [67] = "OPEN_TREE", \
   [68] = "MOVE_MOUNT", \
   [69] = "PERSONALITY", \

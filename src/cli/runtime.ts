@@ -15,6 +15,7 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   delete: async () => (await import("./runtime/simple.ts")).del,
   list: async () => (await import("./runtime/list.ts")).list,
   spec: async () => (await import("./runtime/spec.ts")).spec,
+  exec: async () => (await import("./runtime/exec.ts")).exec,
   ps: async () => (await import("./runtime/ps.ts")).ps,
   pause: async () => (await import("./runtime/pause.ts")).pause,
   resume: async () => (await import("./runtime/pause.ts")).resume,
@@ -36,6 +37,7 @@ commands:
   kill      send a signal to a container's init (or all its processes with --all)
   delete    delete a stopped container (--force: any container)
   list      list containers (--format table|json, -q)
+  exec      run a new process in a running container
   ps        list the processes of a container (--format table|json; ps(1) options after the id)
   pause     freeze every process of a container
   resume    thaw a paused container

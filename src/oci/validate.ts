@@ -90,6 +90,20 @@ export function formatProblems(problems: readonly SpecProblem[], source?: string
 }
 
 /**
+ * Parse and validate a process.json (`exec --process`): the `process` object of
+ * a config.json on its own, checked by the same rules; field paths are relative
+ * to it (`process.json: cwd: must be an absolute path`).
+ */
+export function parseProcess(text: string, source = "process.json"): Process {
+  const c = new Ctx();
+  const value = stripNulls(parseJson(text, source));
+  if (!isObj(value)) c.err("", `must be a json object, got ${show(value)}`);
+  else checkProcess(c, value, "");
+  if (c.problems.length > 0) throw invalidArgument(formatProblems(c.problems, source));
+  return value as Process;
+}
+
+/**
  * Validate a `linux.resources` object on its own (what `update --resources`
  * reads); problems are named from `prefix` (e.g. "memory.limit").
  */

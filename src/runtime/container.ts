@@ -2,7 +2,7 @@
  * Container lifecycle over the native core: create, start, kill, delete,
  * state, list. The CLIs are thin adapters over these functions.
  */
-import { existsSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, renameSync, closeSync, writeSync, constants as fsc } from "node:fs";
+import { existsSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, closeSync, writeSync, constants as fsc } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Spec, State } from "../oci/runtime-spec.ts";
 import { parseSpec } from "../oci/validate.ts";
@@ -11,9 +11,11 @@ import { BerthError, failedPrecondition, invalidArgument, notFound, wrapError } 
 import { compilePlan } from "./plan/compile.ts";
 import { deviceCgroupRules } from "./plan/devices.ts";
 import { MSG, OPS, SYNC_TAG } from "./plan/opcodes.ts";
-import { initError, launch, type Launched } from "./launch.ts";
+import { consoleFd, initError, launch, type Launched } from "./launch.ts";
+import type { ConsoleSocket } from "./plan/terminal.ts";
 import { runHooks, type Warn } from "./hooks.ts";
 import { hostLsm } from "./lsm.ts";
+import { writePidFile } from "./pidfile.ts";
 import type { MonitorPlan } from "./plan/monitor.ts";
 import { berthMonitorPath } from "./native.ts";
 import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRecord, type Status } from "./state.ts";
@@ -37,6 +39,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** foreground `run`: berth-init stays as the container's parent and exits with its status */
   stay?: boolean;
+  /** with process.terminal and no consoleSocket: the runtime takes the pty master (foreground `run`) */
+  proxyTerminal?: boolean;
   /** the engine's monitor parents the container, holds its stdio, writes its log and exit status */
   monitor?: MonitorPlan;
 }
@@ -85,9 +89,7 @@ export class Runtime {
     const { spec, bundle, rootfs } = this.loadBundle(opts.bundle);
     trace("config");
     const proc = spec.process;
-    if (proc?.terminal && !opts.consoleSocket)
-      throw invalidArgument("process.terminal: a terminal needs --console-socket (or set terminal to false)");
-    if (proc?.terminal) throw failedPrecondition("process.terminal: terminals are not supported yet");
+    const terminal = terminalOptions(proc?.terminal, opts);
 
     // Everything that can be checked is checked before anything is created.
     const cgroup = createCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
@@ -114,6 +116,7 @@ export class Runtime {
       hostHasKcore: existsSync("/proc/kcore"),
       lsm: hostLsm(),
       seccompFilter,
+      console: terminal.console,
       mapWriter: currentMapWriter(),
     });
 
@@ -148,6 +151,7 @@ export class Runtime {
       launched = await launch({
         plan,
         extraFds: Array.from({ length: opts.preserveFds ?? 0 }, (_, i) => 3 + i),
+        consoleSocket: terminal.proxy,
         // the monitor gives the container its own stdio
         stdio: opts.monitor ? ["ignore", "ignore", "ignore"] : undefined,
         onSync: async (tag, pid) => {
@@ -168,14 +172,16 @@ export class Runtime {
         },
       });
       trace("init");
+      if (terminal.proxy) launched.master = (await import("./console.ts")).receiveMaster(launched.console!);
       const rec = record(launched.pid);
       this.store.save(rec);
-      if (opts.pidFile) writeAtomic(resolve(opts.pidFile), String(launched.pid));
+      if (opts.pidFile) writePidFile(opts.pidFile, launched.pid);
       (rec as ContainerRecord & { launched?: Launched }).launched = launched;
       trace("state");
       return rec;
     } catch (e) {
       if (launched) killQuietly(launched.pid);
+      if (launched?.master !== undefined) closeSync(launched.master);
       if (cgroupCreated) {
         killCgroup(cgroup);
         try {
@@ -428,8 +434,18 @@ export async function waitGone(rec: ContainerRecord, ms = 10_000) {
   }
 }
 
-export function writeAtomic(path: string, data: string) {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+/** runc's checkTerminal: where the pty master of process.terminal goes. */
+function terminalOptions(terminal: boolean | undefined, opts: CreateOptions): { console?: ConsoleSocket; proxy: boolean } {
+  if (!terminal) {
+    if (opts.consoleSocket) throw invalidArgument("--console-socket: needs process.terminal set to true");
+    return { proxy: false };
+  }
+  // monitor.c has the design (the monitor would take the master); not built yet
+  if (opts.monitor) throw failedPrecondition("process.terminal: terminals are not supported under the monitor yet");
+  if (opts.consoleSocket) {
+    if (opts.proxyTerminal) throw invalidArgument("--console-socket: only with --detach (a foreground run takes the terminal itself)");
+    return { console: { path: resolve(opts.consoleSocket) }, proxy: false };
+  }
+  if (!opts.proxyTerminal) throw invalidArgument("process.terminal: a terminal needs --console-socket (or set terminal to false)");
+  return { console: { fd: consoleFd(opts.preserveFds ?? 0) }, proxy: true };
 }

@@ -7,7 +7,7 @@ import type { Subprocess } from "bun";
 import { BerthError } from "../errors.ts";
 import { MSG, opName, opSpecField } from "./plan/opcodes.ts";
 import { encodePlan, type Instruction } from "./plan/record.ts";
-import { berthInitPath } from "./native.ts";
+import { berthInitExe } from "./native.ts";
 
 export interface LaunchOptions {
   plan: Instruction[];
@@ -15,6 +15,8 @@ export interface LaunchOptions {
   stdio?: [number | "inherit" | "ignore", number | "inherit" | "ignore", number | "inherit" | "ignore"];
   /** extra fds passed as 3, 4, ... (--preserve-fds) */
   extraFds?: number[];
+  /** also give berth-init a socket for the pty master (at consoleFd(extraFds.length)); see Launched.console */
+  consoleSocket?: boolean;
   /**
    * called at each SYNC point with the container's pid; resolve to continue,
    * optionally with the hook state (JSON) the ACK carries to the init
@@ -28,17 +30,27 @@ export interface Launched {
   pid: number;
   /** berth-init's top process: exits 0 right after the fork, or with the container's status when `stay` */
   helper: Subprocess;
+  /** our end of the console socket (consoleSocket): the pty master arrives on it before READY */
+  console?: number;
+  /** the pty master, once the caller has received it from `console` */
+  master?: number;
 }
+
+/** berth-init's fds: stdio, the extra (preserved) fds from 3, the sync socket, then the console socket. */
+export const syncFd = (extraFds: number) => 3 + extraFds;
+export const consoleFd = (extraFds: number) => 4 + extraFds;
 
 export async function launch(opts: LaunchOptions): Promise<Launched> {
   const extra = opts.extraFds ?? [];
-  const syncIndex = 3 + extra.length;
+  const syncIndex = syncFd(extra.length);
   const stdio = opts.stdio ?? ["inherit", "inherit", "inherit"];
-  const helper = Bun.spawn([berthInitPath(), String(syncIndex)], {
-    stdio: [...stdio, ...extra, "pipe"] as never,
+  const helper = Bun.spawn([berthInitExe(), String(syncIndex)], {
+    argv0: "berth-init",
+    stdio: [...stdio, ...extra, "pipe", ...(opts.consoleSocket ? ["pipe"] : [])] as never,
     env: opts.env ?? {},
   });
   const fd = helper.stdio[syncIndex] as unknown as number;
+  const console = opts.consoleSocket ? (helper.stdio[consoleFd(extra.length)] as unknown as number) : undefined;
   const conn = new FrameConn(fd);
   let pid = 0;
   try {
@@ -71,11 +83,18 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   } catch (e) {
     if (pid > 0) killQuietly(pid);
     helper.kill(9);
+    if (console !== undefined) closeQuietly(console);
     throw e;
   } finally {
     conn.close();
   }
-  return { pid, helper };
+  return { pid, helper, console };
+}
+
+function closeQuietly(fd: number) {
+  try {
+    closeSync(fd);
+  } catch {}
 }
 
 function killQuietly(pid: number) {

@@ -17,7 +17,8 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { BerthError, alreadyExists, failedPrecondition, invalidArgument, wrapError } from "../errors.ts";
-import { type Runtime, cgroupMountSources, killCgroup, writeAtomic } from "./container.ts";
+import { type Runtime, cgroupMountSources, killCgroup } from "./container.ts";
+import { writePidFile } from "./pidfile.ts";
 import { deviceCgroupRules } from "./plan/devices.ts";
 import { createCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
 import { processStartTime, validateId, type ContainerRecord } from "./state.ts";
@@ -146,7 +147,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
     };
     if (!rec.pidStartTime) throw new BerthError("Internal", `the restored init ${pid} exited right away`);
     rt.store.save(rec);
-    if (o.pidFile) writeAtomic(resolve(o.pidFile), String(pid));
+    if (o.pidFile) writePidFile(o.pidFile, pid);
     trace("state");
     return { record: rec, restoreMs, notes, ...(o.detach ? {} : { wait: () => waitChild(pid) }) };
   } catch (e) {

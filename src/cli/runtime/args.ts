@@ -21,3 +21,25 @@ export function intFlag(verb: string, name: string, v: string | undefined, dflt 
   if (!/^\d+$/.test(v)) throw invalidArgument(`${verb}: --${name}: not a non-negative integer: "${v}"`);
   return Number(v);
 }
+
+/**
+ * Split argv where the first positional argument starts (runc's exec stops
+ * parsing flags there: `exec [flags] <id> <command> [args...]`, so the
+ * command's own flags are left alone). A string flag takes the next word as
+ * its value unless written --flag=value; "--" ends the flags.
+ */
+export function splitAtPositional(argv: string[], options: Options): [flags: string[], rest: string[]] {
+  const takesValue = (a: string) => {
+    if (a.includes("=")) return false;
+    const name = a.replace(/^--?/, "");
+    const def = a.startsWith("--") ? options[name] : Object.values(options).find((o) => o.short === name);
+    return def?.type === "string";
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") return [argv.slice(0, i), argv.slice(i + 1)];
+    if (!a.startsWith("-") || a === "-") return [argv.slice(0, i), argv.slice(i)];
+    if (takesValue(a)) i++;
+  }
+  return [argv, []];
+}

@@ -4,13 +4,12 @@
  * order berth-init executes them (see opcodes.ts for the protocol).
  */
 import type { Spec, Mount, LinuxNamespace } from "../../oci/runtime-spec.ts";
-import { capMask, capName } from "../../oci/capabilities.ts";
-import { rlimitNumber } from "../../oci/rlimits.ts";
 import { BerthError, invalidArgument } from "../../errors.ts";
 import { instr, type Instruction } from "./record.ts";
 import { Where, SYNC_TAG } from "./opcodes.ts";
 import { CLONE, MS } from "./linux.ts";
-import { RLIM_INFINITY } from "../../oci/rlimits.ts";
+import { compileProcess } from "./process.ts";
+import { consoleInstr, ptyInstr, type ConsoleSocket } from "./terminal.ts";
 import { parseMountOptions, rootPropagationFlags } from "./mount-options.ts";
 import { deviceNodes, DEV_SYMLINKS } from "./devices.ts";
 import { checkMapWriter, checkUserNamespace, denySetgroups, enterUserNamespace, inUserNamespace, type MapWriter } from "./userns.ts";
@@ -70,6 +69,8 @@ export interface PlanContext {
   isDir?: (hostPath: string) => boolean;
   /** who writes the id maps of a new user namespace; default: a privileged runtime */
   mapWriter?: MapWriter;
+  /** where the pty master goes when process.terminal is true */
+  console?: ConsoleSocket;
 }
 
 const PRIVILEGED_WRITER: MapWriter = { privileged: true, euid: 0, egid: 0 };
@@ -84,8 +85,6 @@ const NS_FLAG: Record<string, number> = {
   cgroup: CLONE.NEWCGROUP,
   time: CLONE.NEWTIME,
 };
-
-const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** The namespace types a plan can create or join (what `features` reports). */
 export function knownNamespaces(): string[] {
@@ -126,8 +125,9 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
     if (ctx.stay) throw invalidArgument("monitor: a monitored container has no waiting parent (stay)");
     plan.push(monitorInstr(ctx.monitor, spec));
   }
-  // ---- berth-init, before the fork: mount trees prepared with the runtime's privileges,
-  // join namespaces (user first), time ns offsets.
+  // ---- berth-init, before the fork: the console socket (a host path), mount trees
+  // prepared with the runtime's privileges, join namespaces (user first), time ns offsets.
+  if (proc?.terminal) plan.push(consoleInstr(ctx.console));
   plan.push(...prepareHostTrees(trees));
   const joins = namespaces.filter((n) => n.path).sort((a, b) => Number(b.type === "user") - Number(a.type === "user"));
   for (const ns of joins) plan.push(instr("SETNS", namespaceFlag(ns.type), ns.path!));
@@ -143,7 +143,12 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   plan.push(instr("CLONE", cloneFlags, ctx.stay ? 1 : 0));
 
   // ---- container init: wait for id maps and the cgroup, then enter a cgroup ns rooted there.
+  // An unprivileged runtime writes the id maps as the init's own user, which a
+  // non-dumpable init's /proc files refuse: dumpable for just that (as runc).
+  const unprivilegedMaps = newNs("user") && !writer.privileged;
+  if (unprivilegedMaps) plan.push(instr("DUMPABLE", 1));
   plan.push(instr("SYNC", SYNC_TAG.SETUP));
+  if (unprivilegedMaps) plan.push(instr("DUMPABLE", 0));
   if (newNs("cgroup")) plan.push(instr("UNSHARE", CLONE.NEWCGROUP));
   // A new network namespace has only a loopback, and it starts down (runc brings it up too).
   if (newNs("network")) plan.push(instr("LINK_UP", "lo"));
@@ -169,67 +174,20 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
     plan.push(instr("READY"), instr("FIFO_WAIT"), instr("FAIL", "process: not set in config.json: the container has nothing to run"));
     return plan;
   }
-  const args = proc.args!;
-
-  // ---- process attributes
-  if (proc.oomScoreAdj !== undefined) plan.push(instr("OOM_SCORE_ADJ", String(proc.oomScoreAdj)));
-  for (const [i, rl] of (proc.rlimits ?? []).entries()) {
-    const res = rlimitNumber(rl.type);
-    if (res === undefined) throw invalidArgument(`process.rlimits[${i}].type: unknown rlimit "${rl.type}"`);
-    plan.push(instr("RLIMIT", res, toRlim(rl.soft), toRlim(rl.hard)));
-  }
-  plan.push(instr("UMASK", proc.user.umask ?? 0o022));
-  if (proc.noNewPrivileges) plan.push(instr("NO_NEW_PRIVS"));
-  plan.push(...processFeatures(spec));
-
-  const seccomp = ctx.seccompFilter;
-  if (seccomp && !proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
-
-  // ---- credentials (runc's finalizeNamespace order)
-  plan.push(instr("CLOSE_FDS", 3 + (ctx.preserveFds ?? 0)));
-  const caps = proc.capabilities ?? {};
-  const mask = (set: string, names: string[] | undefined) => {
-    const m = capMaskAt(`process.capabilities.${set}`, names ?? []);
-    if (ctx.hostCapBounding !== undefined && (m & ~ctx.hostCapBounding) !== 0n) {
-      const missing = namesOf(m & ~ctx.hostCapBounding);
-      throw new BerthError(
-        "FailedPrecondition",
-        `process.capabilities.${set}: ${missing.join(", ")} not in the host's capability bounding set`,
-      );
-    }
-    return m;
-  };
-  const bounding = mask("bounding", caps.bounding);
-  const effective = mask("effective", caps.effective);
-  const permitted = mask("permitted", caps.permitted);
-  const inheritable = mask("inheritable", caps.inheritable);
-  const ambient = mask("ambient", caps.ambient);
-  plan.push(instr("CAP_BOUNDING", bounding));
-  plan.push(instr("KEEPCAPS", 1));
-  const gids = new Uint8Array(4 * (proc.user.additionalGids?.length ?? 0));
-  const gv = new DataView(gids.buffer);
-  (proc.user.additionalGids ?? []).forEach((g, i) => gv.setUint32(i * 4, g, true));
-  if (!denySetgroups(spec, writer)) plan.push(instr("SETGROUPS", gids));
-  plan.push(instr("SETGID", proc.user.gid));
-  plan.push(instr("SETUID", proc.user.uid));
-  plan.push(instr("CAPSET", effective, permitted, inheritable));
-  plan.push(instr("KEEPCAPS", 0));
-  // The kernel only lets a capability be ambient if it is also permitted and
-  // inheritable; runc's own default spec asks for more and runc ignores the
-  // failures, so the plan raises just the ones the kernel can grant.
-  plan.push(instr("AMBIENT", ambient & permitted & inheritable));
-
-  // ---- cwd, executable, then wait for `start`
-  plan.push(instr("CHDIR", proc.cwd));
-  const env = proc.env ?? [];
-  const pathVar = env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
-  plan.push(instr("EXEC_PREPARE", args[0]!, pathVar));
-  plan.push(instr("READY"));
-  plan.push(instr("FIFO_WAIT"));
-  plan.push(...hookInstructions(spec, "startContainer", ctx.runtimeEnv));
-  plan.push(...lsmExecLabels(ctx));
-  if (seccomp && proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
-  plan.push(instr("EXEC", args, env));
+  // ---- the process: attributes, credentials, cwd; READY; wait for `start`
+  // (and its startContainer hooks); LSM labels; exec
+  plan.push(
+    ...compileProcess({
+      process: proc,
+      features: processFeatures(spec),
+      setgroups: !denySetgroups(spec, writer),
+      hostCapBounding: ctx.hostCapBounding,
+      seccompFilter: ctx.seccompFilter,
+      preserveFds: ctx.preserveFds,
+      lsm: ctx.lsm,
+      gate: [instr("FIFO_WAIT"), ...hookInstructions(spec, "startContainer", ctx.runtimeEnv)],
+    }),
+  );
   return plan;
 }
 
@@ -240,25 +198,6 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
  */
 function afterSetup(ctx: PlanContext, writer: MapWriter): Instruction[] {
   return [...enterUserNamespace(ctx.spec, writer), resetAffinity()];
-}
-
-function toRlim(v: number | bigint): bigint {
-  const b = BigInt(v);
-  return b < 0n ? RLIM_INFINITY : b;
-}
-
-function capMaskAt(field: string, names: string[]): bigint {
-  try {
-    return capMask(names);
-  } catch (e) {
-    throw e instanceof BerthError ? e.wrap(field) : invalidArgument(`${field}: ${String(e)}`);
-  }
-}
-
-function namesOf(mask: bigint): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < 64; i++) if (mask & (1n << BigInt(i))) out.push(capName(i) ?? `cap ${i}`);
-  return out;
 }
 
 /**
@@ -326,31 +265,17 @@ function compileRootfs(ctx: PlanContext, userns: boolean, ownNs: boolean, mounts
     plan.push(instr("SYNC", SYNC_TAG.CREATE_CONTAINER));
     plan.push(...hookInstructions(spec, "createContainer", ctx.runtimeEnv));
   }
+  // The pty comes from the container's own devpts, once in its root; /dev/console
+  // is bound before the root turns read-only.
+  const pty = spec.process?.terminal ? [ptyInstr(spec.process, "/dev/console")] : [];
   if (!ownNs) {
-    plan.push(instr("CHROOT", rootfs));
+    plan.push(instr("CHROOT", rootfs), ...pty);
     return plan;
   }
   plan.push(instr(ctx.noPivot ? "MOVE_ROOT" : "PIVOT_ROOT", rootfs));
   if (rootProp !== undefined) plan.push(instr("MOUNT", "", "/", Where.HOST, "", rootProp, ""));
+  plan.push(...pty);
   if (spec.root?.readonly) plan.push(instr("REMOUNT", "/", Where.HOST, MS.BIND | MS.RDONLY, ""));
-  return plan;
-}
-
-/**
- * The labels the process gets at its exec (after the startContainer hooks, so
- * they do not run confined): AppArmor's change_onexec, SELinux's exec context.
- */
-function lsmExecLabels(ctx: PlanContext): Instruction[] {
-  const proc = ctx.spec.process!;
-  const plan: Instruction[] = [];
-  if (proc.apparmorProfile) {
-    if (!ctx.lsm?.apparmor) throw new BerthError("FailedPrecondition", "process.apparmorProfile: AppArmor is not enabled on this host");
-    plan.push(instr("WRITE_FILE", "/proc/thread-self/attr/apparmor/exec", `exec ${proc.apparmorProfile}`));
-  }
-  if (proc.selinuxLabel) {
-    if (!ctx.lsm?.selinux) throw new BerthError("FailedPrecondition", "process.selinuxLabel: SELinux is not enabled on this host");
-    plan.push(instr("WRITE_FILE", "/proc/thread-self/attr/exec", proc.selinuxLabel));
-  }
   return plan;
 }
 

@@ -83,6 +83,27 @@ export const OPS = {
   OOM_SCORE_ADJ: { code: 40, fields: [["value", "str"]], doc: "write /proc/self/oom_score_adj" },
   ROOTFS: { code: 42, fields: [["path", "str"]], doc: "open path (host) as the root that ROOT_* paths resolve in; PIVOT_ROOT/MOVE_ROOT reset it to /" },
   MKDIR: { code: 41, fields: [["path", "str"], ["where", "u32"], ["mode", "u32"]], doc: "create a directory (and parents) inside the rootfs or on the host" },
+  // ---- exec and terminals (codes 55-64) ----
+  JOIN_NS: {
+    code: 55,
+    fields: [["pid", "u32"], ["starttime", "str"], ["names", "strv"]],
+    doc: "open /proc/<pid> and check its start time (field 22 of stat), open ns/<name> for every name, then setns each in order",
+  },
+  CONSOLE: {
+    code: 56,
+    fields: [["path", "str"], ["fd", "u32"]],
+    doc: "the console socket: connect to the unix socket at path (host), or when path is empty adopt the inherited fd",
+  },
+  PTY: {
+    code: 57,
+    fields: [["ptmx", "str"], ["rows", "u32"], ["cols", "u32"], ["console", "str"], ["uid", "u32"]],
+    doc: "open ptmx (must be a pty multiplexer), size it (if rows and cols), bind the slave on console (a path in the root, unless empty), give it to uid, send the master on the console socket, make the slave the controlling terminal and stdio",
+  },
+  DUMPABLE: {
+    code: 58,
+    fields: [["on", "u32"]],
+    doc: "prctl(PR_SET_DUMPABLE, on): berth-init is non-dumpable from its start; an unprivileged runtime needs it dumpable to write the id maps",
+  },
   // ---- 67-74: idmapped mounts and process/kernel features (native/idmap.c, native/features.c) ----
   OPEN_TREE: {
     code: 67,
