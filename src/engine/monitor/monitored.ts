@@ -62,7 +62,7 @@ export async function startMonitored(opts: StartOptions): Promise<MonitoredConta
     throw e;
   }
   const c = new MonitoredContainer(dir, cfg);
-  if (start ?? true) runtime.start(create.id);
+  if (start ?? true) await runtime.start(create.id);
   return c;
 }
 
