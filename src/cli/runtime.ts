@@ -113,6 +113,14 @@ async function main(argv: string[]): Promise<number> {
     }
     const load = VERBS[cmd];
     if (!load) throw invalidArgument(`unknown command "${cmd}" (see berth-runtime --help)`);
+    // `<verb> --help` succeeds, as with runc: engines probe support that way
+    // (podman runs `checkpoint --help` before it offers checkpoint/restore).
+    const help = args.findIndex((a) => a === "--help" || a === "-h");
+    if (help >= 0 && !args.slice(0, help).includes("--")) {
+      const line = USAGE.split("\n").find((l) => l.trimStart().startsWith(cmd + " "));
+      process.stdout.write(`usage: berth-runtime ${cmd} [flags] [args]\n${line ?? ""}\n`);
+      return 0;
+    }
     const verb = await load();
     return (await verb(ctx, args)) ?? 0;
   } catch (e) {

@@ -14,9 +14,10 @@
  * Otherwise the init is restored as our child (--restore-sibling) and `wait`
  * resolves with its exit status, as runc's foreground restore.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
 import { BerthError, alreadyExists, failedPrecondition, invalidArgument, wrapError } from "../errors.ts";
+import type { Spec } from "../oci/runtime-spec.ts";
 import { type Runtime, cgroupMountSources, killCgroup } from "./container.ts";
 import { writePidFile } from "./pidfile.ts";
 import { deviceCgroupRules } from "./plan/devices.ts";
@@ -96,6 +97,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
     cgroup.set(resources);
     if (workPath) mkdirSync(workPath, { recursive: true, mode: 0o700 });
     criuRoot = bindRootfs(rt.store.root, id, rootfs);
+    createMountTargets(criuRoot, spec, bundle);
     trace("cgroup-root");
 
     const args = ["-D", imagePath, "-o", LOG, "--root", criuRoot, ...commonArgs(o, mode, emptyNs), "--evasive-devices", "--pidfile", pidFile];
@@ -167,6 +169,38 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
  * the rootfs on a fresh directory next to the state directories (never inside
  * one, which is removed recursively).
  */
+/**
+ * CRIU restores mounts onto existing mount points: an engine's new rootfs (a
+ * fresh overlay) may lack the files it bind-mounted at create (podman's
+ * /run/.containerenv). Create the missing ones, as runc does before a restore.
+ * Only through real directories: a symlink anywhere on the way means the target
+ * is left alone (it could point out of the rootfs), and criu reports it.
+ */
+function createMountTargets(root: string, spec: Spec, bundle: string) {
+  for (const m of spec.mounts ?? []) {
+    const parts = m.destination.split("/").filter((p) => p && p !== "." && p !== "..");
+    if (parts.length === 0) continue;
+    const bind = m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
+    let fileLeaf = false;
+    if (bind && m.source) {
+      try {
+        fileLeaf = !statSync(isAbsolute(m.source) ? m.source : join(bundle, m.source)).isDirectory();
+      } catch {}
+    }
+    let path = root;
+    for (const [i, part] of parts.entries()) {
+      path = join(path, part);
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      if (st) {
+        if (st.isSymbolicLink()) break;
+        continue;
+      }
+      if (i === parts.length - 1 && fileLeaf) writeFileSync(path, "", { flag: "wx", mode: 0o644 });
+      else mkdirSync(path, { mode: 0o755 });
+    }
+  }
+}
+
 function bindRootfs(storeRoot: string, id: string, rootfs: string): string {
   const dir = mkdtempSync(join(storeRoot, `.criu-root-${id}-`));
   try {

@@ -55,4 +55,38 @@ d("podman --runtime berth-runtime", () => {
     const r = pm.run(["run", "--rm", ...ULIMITS, "--memory", "64m", "--pids-limit", "33", pm.image, "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"]);
     expect(r.stdout.trim().split("\n")).toEqual([String(64 * 1024 * 1024), "33"]);
   });
+
+  test("pause and unpause; stats", () => {
+    pm.ok(["run", "-d", "--name", "frozen", ...ULIMITS, pm.image, "sleep", "1000"]);
+    pm.ok(["pause", "frozen"]);
+    expect(pm.ok(["inspect", "frozen", "--format", "{{.State.Status}}"]).trim()).toBe("paused");
+    pm.ok(["unpause", "frozen"]);
+    expect(pm.ok(["inspect", "frozen", "--format", "{{.State.Status}}"]).trim()).toBe("running");
+    expect(pm.ok(["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "frozen"])).toMatch(/^frozen \d/);
+    pm.ok(["rm", "-f", "-t", "0", "frozen"]);
+  });
+
+  test.skipIf(!criuWorks())("container checkpoint --export and restore --import: the process continues with its memory", async () => {
+    pm.ok(["run", "-d", "--name", "count", ...ULIMITS, pm.image, "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done"]);
+    expect(await waitFor(() => pm.run(["logs", "count"]).stdout.split("\n").length > 5, 10_000)).toBe(true);
+    const archive = `${pm.dir}/count.tar.gz`;
+    pm.ok(["container", "checkpoint", "--export", archive, "count"], 120_000);
+    const last = Number(pm.ok(["logs", "count"]).trim().split("\n").pop());
+    pm.ok(["container", "restore", "--import", archive, "--name", "count2"], 120_000);
+    // podman carries the log over: the restored shell continues it with last+1, last+2... (not from 1)
+    expect(await waitFor(() => pm.run(["logs", "count2"]).stdout.trim().split("\n").map(Number).includes(last + 2), 10_000)).toBe(true);
+    const after = pm.ok(["logs", "count2"]).trim().split("\n").map(Number);
+    expect(after.slice(after.indexOf(last), after.indexOf(last) + 3)).toEqual([last, last + 1, last + 2]);
+    expect(after.lastIndexOf(1)).toBe(0);
+    pm.ok(["rm", "-f", "-t", "0", "count", "count2"]);
+  });
 });
+
+/** A CRIU that works on this kernel (scripts/setup-criu.sh builds one when needed). */
+function criuWorks(): boolean {
+  for (const bin of ["/usr/local/sbin/criu", "criu"]) {
+    const r = Bun.spawnSync([bin, "check"], { stdout: "ignore", stderr: "ignore" });
+    if (r.exitCode === 0) return true;
+  }
+  return false;
+}
