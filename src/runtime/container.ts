@@ -2,7 +2,7 @@
  * Container lifecycle over the native core: create, start, kill, delete,
  * state, list. The CLIs are thin adapters over these functions.
  */
-import { existsSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeFileSync, closeSync, writeSync, constants as fsc } from "node:fs";
+import { existsSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, closeSync, writeSync, constants as fsc } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Spec, State } from "../oci/runtime-spec.ts";
 import { parseSpec } from "../oci/validate.ts";
@@ -18,7 +18,7 @@ import { hostLsm } from "./lsm.ts";
 import { writePidFile } from "./pidfile.ts";
 import type { MonitorPlan } from "./plan/monitor.ts";
 import { berthMonitorPath } from "./native.ts";
-import { StateStore, currentStatus, isAlive, processStartTime, type ContainerRecord, type Status } from "./state.ts";
+import { StateStore, currentStatus, isAlive, newRecord, type ContainerRecord, type Status } from "./state.ts";
 import { createCgroupManager, loadCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
 import type { CgroupMountSource } from "./plan/compile.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
@@ -27,7 +27,6 @@ import { mountPointOf, mountsBelow } from "./mountinfo.ts";
 import { trace } from "../trace.ts";
 import { currentMapWriter, writeIdMaps } from "./idmaps.ts";
 
-import { OCI_VERSION } from "../version.ts";
 const O_CLOEXEC = 0o2000000;
 
 export interface CreateOptions {
@@ -126,21 +125,16 @@ export class Runtime {
     let launched: Launched | undefined;
     let cgroupCreated = false;
     let hooksBegan = false;
-    const record = (pid: number): ContainerRecord => ({
-      ociVersion: OCI_VERSION,
-      id: opts.id,
-      pid,
-      pidStartTime: processStartTime(pid) ?? "",
-      bundle,
-      rootfs,
-      created: new Date().toISOString(),
-      owner: "",
-      annotations: spec.annotations,
-      cgroup: cgroup.toJSON(),
-      config: spec,
-      ...(mountsBefore ? { mountsBefore } : {}),
-      ...(opts.monitor ? { monitor: opts.monitor } : {}),
-    });
+    const record = (pid: number): ContainerRecord =>
+      newRecord({
+        id: opts.id,
+        pid,
+        bundle,
+        rootfs,
+        config: spec,
+        cgroup: cgroup.toJSON(),
+        extra: { ...(mountsBefore ? { mountsBefore } : {}), ...(opts.monitor ? { monitor: opts.monitor } : {}) },
+      });
     try {
       mkfifo(execFifo, 0o622);
       mkfifo(startStatus, 0o600);

@@ -22,8 +22,7 @@ import { type Runtime, cgroupMountSources, killCgroup } from "./container.ts";
 import { writePidFile } from "./pidfile.ts";
 import { deviceCgroupRules } from "./plan/devices.ts";
 import { createCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
-import { processStartTime, validateId, type ContainerRecord } from "./state.ts";
-import { OCI_VERSION } from "../version.ts";
+import { newRecord, validateId, type ContainerRecord } from "./state.ts";
 import { resolveCriu } from "./criu/binary.ts";
 import { runCriu, type ChildFd } from "./criu/run.ts";
 import { restoreArgs } from "./criu/descriptors.ts";
@@ -134,19 +133,7 @@ export async function restore(rt: Runtime, id: string, o: RestoreOptions): Promi
     trace("criu-restore");
     pid = readPid(pidFile);
     rmSync(pidFile, { force: true });
-    const rec: ContainerRecord = {
-      ociVersion: OCI_VERSION,
-      id,
-      pid,
-      pidStartTime: processStartTime(pid) ?? "",
-      bundle,
-      rootfs,
-      created: new Date().toISOString(),
-      owner: "",
-      annotations: spec.annotations,
-      cgroup: cgroup.toJSON(),
-      config: spec,
-    };
+    const rec: ContainerRecord = newRecord({ id, pid, bundle, rootfs, config: spec, cgroup: cgroup.toJSON() });
     if (!rec.pidStartTime) throw new BerthError("Internal", `the restored init ${pid} exited right away`);
     rt.store.save(rec);
     if (o.pidFile) writePidFile(o.pidFile, pid);

@@ -6,6 +6,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Spec } from "../oci/runtime-spec.ts";
+import { OCI_VERSION } from "../version.ts";
 import type { CgroupState } from "./cgroups/manager.ts";
 import type { MonitorPlan } from "./plan/monitor.ts";
 import { BerthError, alreadyExists, invalidArgument, notFound, wrapError } from "../errors.ts";
@@ -37,6 +38,32 @@ export interface ContainerRecord {
 }
 
 export const DEFAULT_ROOT = "/run/berth-runtime";
+
+/** The record of a container whose init is `pid`, created now. */
+export function newRecord(f: {
+  id: string;
+  pid: number;
+  bundle: string;
+  rootfs: string;
+  config: Spec;
+  cgroup?: CgroupState;
+  extra?: Partial<ContainerRecord>;
+}): ContainerRecord {
+  return {
+    ociVersion: OCI_VERSION,
+    id: f.id,
+    pid: f.pid,
+    pidStartTime: processStartTime(f.pid) ?? "",
+    bundle: f.bundle,
+    rootfs: f.rootfs,
+    created: new Date().toISOString(),
+    owner: "",
+    annotations: f.config.annotations,
+    cgroup: f.cgroup,
+    config: f.config,
+    ...f.extra,
+  };
+}
 const ID_RE = /^[\w+.-]+$/;
 
 export function validateId(id: string | undefined): string {
