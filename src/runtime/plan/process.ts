@@ -50,7 +50,11 @@ export function compileProcess(ctx: ProcessPlanContext): Instruction[] {
   plan.push(...(ctx.features ?? []));
 
   const seccomp = ctx.seccompFilter;
-  if (seccomp && !proc.noNewPrivileges) plan.push(instr("SECCOMP", seccomp.flags, seccomp.filter));
+  // Without no_new_privs the filter must go in while we still have CAP_SYS_ADMIN,
+  // i.e. before the credentials change. The cwd is resolved before it then: the
+  // in-root lookup (openat2, getcwd) is exactly what old profiles refuse.
+  const earlySeccomp = Boolean(seccomp && !proc.noNewPrivileges);
+  if (earlySeccomp) plan.push(instr("CHDIR", proc.cwd), instr("SECCOMP", seccomp!.flags, seccomp!.filter));
 
   // ---- credentials (runc's finalizeNamespace order)
   plan.push(instr("CLOSE_FDS", 3 + (ctx.preserveFds ?? 0)));
@@ -87,7 +91,7 @@ export function compileProcess(ctx: ProcessPlanContext): Instruction[] {
   plan.push(instr("AMBIENT", ambient & permitted & inheritable));
 
   // ---- cwd, executable, then (after the gate) exec
-  plan.push(instr("CHDIR", proc.cwd));
+  if (!earlySeccomp) plan.push(instr("CHDIR", proc.cwd));
   const env = proc.env ?? [];
   const pathVar = env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
   plan.push(instr("EXEC_PREPARE", args[0]!, pathVar));

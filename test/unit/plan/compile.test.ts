@@ -130,6 +130,9 @@ test("process: creds in runc's order, seccomp after the start fifo when no_new_p
   s.process!.noNewPrivileges = false;
   const o2 = ops(compilePlan(ctx(s, { seccompFilter: filter })));
   expect(o2.indexOf("SECCOMP")).toBeLessThan(o2.indexOf("CAPSET"));
+  // and the cwd is resolved before the filter (old profiles refuse openat2/getcwd)
+  expect(o2.indexOf("CHDIR")).toBeLessThan(o2.indexOf("SECCOMP"));
+  expect(o2.filter((op) => op === "CHDIR").length).toBe(1);
 });
 
 test("capabilities outside the host bounding set are refused, naming the set", () => {
