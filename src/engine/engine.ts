@@ -13,6 +13,8 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { notFound } from "../errors.ts";
+import type { ContainerLookup } from "./containers/model.ts";
 import { openDb } from "./db.ts";
 import { EventBus } from "./events.ts";
 import { ImageService } from "./image-service.ts";
@@ -30,8 +32,8 @@ export interface ContainerCounts {
   stopped: number;
 }
 
-/** What the engine needs to know about containers (provided by the container service once it exists). */
-export interface ContainerSource {
+/** What the engine needs to know about containers (the container service provides it). */
+export interface ContainerSource extends ContainerLookup {
   counts(tenant: string): ContainerCounts;
   /** is the image used by a container (of `tenant`, or of anyone when undefined)? */
   isImageInUse(imageId: string, tenant?: string): boolean;
@@ -41,6 +43,9 @@ export interface ContainerSource {
 export const NO_CONTAINERS: ContainerSource = {
   counts: () => ({ total: 0, running: 0, paused: 0, stopped: 0 }),
   isImageInUse: () => false,
+  get: (_tenant, ref) => {
+    throw notFound(`No such container: ${ref}`);
+  },
 };
 
 export interface EngineOptions {
