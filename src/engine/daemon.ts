@@ -14,6 +14,7 @@ import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, open
 import { dirname, isAbsolute, join } from "node:path";
 import { failedPrecondition, invalidArgument } from "../errors.ts";
 import { flock, LOCK_EX, LOCK_NB } from "../runtime/sys/libc.ts";
+import { setChildSubreaper } from "../runtime/sys/reaper.ts";
 import { Engine, type ContainerSource } from "./engine.ts";
 import { errorFields, type Logger } from "./logger.ts";
 import { VERSION } from "../version.ts";
@@ -132,7 +133,7 @@ export class Daemon {
   ) {
     this.socket = socketPath(opts.host);
     this.pidFile = opts.pidFile ?? join(opts.execRoot, "berthd.pid");
-    this.engine = new Engine({ dataRoot: opts.dataRoot, registries: { insecure: opts.insecureRegistries, certsDir: opts.certsDir }, containers: opts.containers, log: opts.log });
+    this.engine = new Engine({ dataRoot: opts.dataRoot, execRoot: opts.execRoot, registries: { insecure: opts.insecureRegistries, certsDir: opts.certsDir }, containers: opts.containers, log: opts.log });
   }
 
   static async start(opts: DaemonOptions, makeHandler: HandlerFactory): Promise<Daemon> {
@@ -162,6 +163,9 @@ export class Daemon {
       closeSync(lockFd);
       throw e;
     }
+    // monitors are reparented to berthd when their launcher exits, so it can reap them
+    setChildSubreaper(true);
+    await d.engine.recover();
     log.info("berthd started", { version: VERSION, pid: process.pid, socket, dataRoot: opts.dataRoot, execRoot: opts.execRoot, pidFile: d.pidFile });
     return d;
   }

@@ -130,6 +130,23 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX network_endpoints_container ON network_endpoints(container_id);
     `,
   },
+  {
+    name: "0005-containers",
+    sql: `
+      -- berthd's containers: the record (docker inspect's fields and berth's own) as JSON,
+      -- with the columns lookups and uniqueness need beside it
+      CREATE TABLE containers (
+        id TEXT PRIMARY KEY,              -- 64 hex
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,               -- without the leading "/"
+        image_id TEXT NOT NULL,
+        record_json TEXT NOT NULL,
+        created TEXT NOT NULL,
+        UNIQUE (owner, name)
+      );
+      CREATE INDEX containers_image ON containers(image_id);
+    `,
+  },
 ];
 
 export function openDb(path: string, migrations: Migration[] = MIGRATIONS): Database {

@@ -13,7 +13,9 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { notFound } from "../errors.ts";
+import { BerthError, notFound } from "../errors.ts";
+import { ContainerService } from "./containers/service.ts";
+import { dockerSpecBuilder } from "./containers/spec-builder.ts";
 import type { ContainerLookup } from "./containers/model.ts";
 import { openDb } from "./db.ts";
 import { EventBus } from "./events.ts";
@@ -50,7 +52,10 @@ export const NO_CONTAINERS: ContainerSource = {
 
 export interface EngineOptions {
   dataRoot: string;
+  /** runtime state, monitors and bundles of containers (tmpfs in production: /run/berth) */
+  execRoot?: string;
   registries?: RegistryHostsOptions;
+  /** replaces the container service (tests of the image half) */
   containers?: ContainerSource;
   log?: Logger;
 }
@@ -66,6 +71,8 @@ export class Engine {
   readonly registries: RegistryHosts;
   readonly images: ImageService;
   readonly containers: ContainerSource;
+  readonly execRoot: string;
+  private readonly service?: ContainerService;
   private closed = false;
 
   constructor(opts: EngineOptions) {
@@ -79,24 +86,50 @@ export class Engine {
       this.snapshots = new OverlaySnapshotter({ root: this.dataRoot, db: this.db, blobs: this.blobs });
       const removed = this.snapshots.recover();
       if (removed.length) opts.log?.info("removed leftovers of an interrupted run", { paths: removed.length });
-      const containers = opts.containers ?? NO_CONTAINERS;
-      this.containers = containers;
+      this.execRoot = opts.execRoot ?? join(this.dataRoot, "exec");
       this.imageStore = new ImageStore({
         db: this.db,
         blobs: this.blobs,
         snapshots: this.snapshots,
-        isInUse: (id, tenant) => containers.isImageInUse(id, tenant),
+        isInUse: (id, tenant) => this.containers.isImageInUse(id, tenant),
       });
       this.images = new ImageService({ store: this.imageStore, events: this.events, registries: this.registries, sources: new BlobSources(), log: opts.log });
+      if (!opts.containers)
+        this.service = new ContainerService({
+          db: this.db,
+          images: this.images,
+          snapshots: this.snapshots,
+          events: this.events,
+          log: opts.log,
+          dataRoot: this.dataRoot,
+          execRoot: this.execRoot,
+          spec: dockerSpecBuilder,
+        });
+      this.containers = opts.containers ?? this.service!;
     } catch (e) {
       this.db.close();
       throw e;
     }
   }
 
+  /** The container service (NotFound-free: berthd always has one; tests of the image half may not). */
+  get containerService(): ContainerService {
+    if (!this.service) throw new BerthError("Unavailable", "this engine has no container service");
+    return this.service;
+  }
+
+  /** Exec instances of a container (docker inspect's ExecIDs), once exec is wired in. */
+  execIdsOf?: (containerId: string) => string[];
+
+  /** After the daemon is up: reattach to running containers and apply restart policies. */
+  async recover(): Promise<void> {
+    await this.service?.recover();
+  }
+
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.service?.close();
     this.db.close();
   }
 }

@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { BerthError, failedPrecondition, invalidArgument, notFound } from "../../errors.ts";
 import { BlobStore, type Descriptor } from "./blobs.ts";
 import { chainIDs, inspectLayer } from "./layers.ts";
+import { labelsMatch } from "../labels.ts";
 import { idPrefix, isFullId, isTagReference, matchesReferencePattern, parseReference, formatReference } from "./reference.ts";
 import { isManifestType, layerCompression, MediaType, type ImageConfig, type Manifest } from "./spec.ts";
 
@@ -188,13 +189,6 @@ function timeArg(s: string, what: string): number {
   const t = Date.parse(s);
   if (Number.isNaN(t)) throw invalidArgument(`${what}: bad time "${s}"`);
   return t;
-}
-
-function labelsMatch(labels: Record<string, string>, filters: string[]): boolean {
-  return filters.every((f) => {
-    const eq = f.indexOf("=");
-    return eq < 0 ? f in labels : labels[f.slice(0, eq)] === f.slice(eq + 1);
-  });
 }
 
 export class ImageStore {
