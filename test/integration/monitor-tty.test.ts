@@ -63,6 +63,13 @@ async function start(args: string[], o: Opts = {}): Promise<MonitoredContainer> 
   return c;
 }
 
+/** A script file for a separate Bun process (an engine of its own). */
+async function script(name: string, text: string): Promise<string> {
+  const file = join(execRoot, `${name}-${process.pid}.ts`);
+  await Bun.write(file, text);
+  return file;
+}
+
 /** An attachment whose output is collected as text (a terminal has one stream: stdout). */
 function collect(a: Attachment) {
   const r = { text: "", streams: new Set<string>(), done: Promise.resolve() };
@@ -155,16 +162,48 @@ d("monitor: terminal", () => {
     expect((await logText(c)).text).toContain("got=[]");
   });
 
-  test("a restarted engine (another process, through recover; then openMonitored) attaches, resizes and reads the log", async () => {
-    const c = await start(["sh"], { openStdin: true, size: { height: 24, width: 80 } });
-    const first = await c.attach();
-    const out1 = collect(first);
-    expect(await ask(first, out1, "echo $((1000+1))", /1001\r\n/)).not.toBeNull();
-    first.close();
-    // another process (a separate Bun) finds it through recover() and drives it
-    const script = `
-      import { recover } from ${JSON.stringify(join(import.meta.dir, "../../src/engine/monitor/index.ts"))};
-      const c = recover(${JSON.stringify(execRoot)}).find((x) => x.id === ${JSON.stringify(c.id)});
+  test("the engine is SIGKILLed: a restarted one (another process, through recover; then openMonitored) attaches, resizes and reads the log", async () => {
+    const b = makeBundle(["sh"], (s: Spec) => {
+      s.process!.terminal = true;
+      s.process!.consoleSize = { height: 24, width: 80 };
+    });
+    bundles.push(b);
+    const id = uniqueId("tty");
+    const lib = JSON.stringify(join(import.meta.dir, "../../src"));
+    // the engine that started it: a subreaper, as berthd; it types into the shell, then waits to be killed
+    const launcher = await script(
+      "launcher",
+      `
+      const src = ${lib};
+      const { Runtime } = await import(src + "/runtime/container.ts");
+      const { setChildSubreaper } = await import(src + "/runtime/sys/reaper.ts");
+      const { startMonitored } = await import(src + "/engine/monitor/index.ts");
+      setChildSubreaper(true);
+      const c = await startMonitored({ runtime: new Runtime(${JSON.stringify(runtimeRoot)}), execRoot: ${JSON.stringify(execRoot)}, id: ${JSON.stringify(id)}, bundle: ${JSON.stringify(b.dir)}, openStdin: true });
+      const a = await c.attach();
+      (async () => { for await (const _ of a.output); })();
+      a.write("echo $((1000+1))\\n");
+      console.log(JSON.stringify({ monitorPid: c.monitorPid }));
+      await new Promise(() => {});
+    `,
+    );
+    const engine = Bun.spawn([process.execPath, launcher], { stdout: "pipe", stderr: "inherit" });
+    const reader = engine.stdout.getReader();
+    const info = JSON.parse(dec.decode((await reader.read()).value)) as { monitorPid: number };
+    reader.releaseLock();
+    const c = openMonitored(execRoot, id);
+    started.push(c);
+    expect(await waitFor(() => readFileSync(c.config.log!.path, "utf8").includes("1001\r"), 15_000)).toBe(true);
+    engine.kill(9);
+    await engine.exited;
+    expect(c.state()).toBe("running");
+    expect(readFileSync(`/proc/${info.monitorPid}/status`, "utf8")).toMatch(new RegExp(`^PPid:\\s+${process.pid}$`, "m"));
+
+    const restarted = await script(
+      "restarted",
+      `
+      const { recover } = await import(${lib} + "/engine/monitor/index.ts");
+      const c = recover(${JSON.stringify(execRoot)}).find((x) => x.id === ${JSON.stringify(id)});
       if (!c || !c.terminal || c.state() !== "running") throw new Error("not recovered");
       const a = await c.attach();
       let text = "";
@@ -176,23 +215,35 @@ d("monitor: terminal", () => {
       await done;
       const log = [];
       for await (const e of c.logs()) log.push(new TextDecoder().decode(e.data));
-      console.log(JSON.stringify({ size: text.match(/S2=(\\d+ \\d+)=/)?.[1], log: log.join("\\n") }));
-    `;
-    const file = join(execRoot, "restarted.ts");
-    await Bun.write(file, script);
-    const p = Bun.spawnSync([process.execPath, file], { stdout: "pipe", stderr: "pipe" });
+      console.log(JSON.stringify({ size: text.match(/S2=(\\d+ \\d+)=/)?.[1], log: log.join("") }));
+    `,
+    );
+    const p = Bun.spawnSync([process.execPath, restarted], { stdout: "pipe", stderr: "pipe" });
     expect(dec.decode(p.stderr)).toBe("");
     const r = JSON.parse(dec.decode(p.stdout).trim().split("\n").pop()!) as { size: string; log: string };
     expect(r.size).toBe("40 120");
-    expect(r.log).toContain("1001");
+    expect(r.log).toContain("1001\r\n");
+    expect(r.log).toContain("S2=40 120=");
     // and this process too, through openMonitored (no state kept in memory)
-    const again = openMonitored(execRoot, c.id);
+    const again = openMonitored(execRoot, id);
     const a = await again.attach();
     const out = collect(a);
     expect((await ask(a, out, 'echo "S$((1+1))=$(stty size)="', /S2=(\d+ \d+)=/))?.[1]).toBe("40 120");
     a.write("exit 5\n");
     expect(await a.exit).toMatchObject({ exitCode: 5 });
     expect(await again.wait()).toMatchObject({ exitCode: 5 });
+  });
+
+  test("the container holds only its terminal: no pty master, no console socket, nothing of the monitor", async () => {
+    const c = await start(["sh", "-c", "exec ls -l /proc/self/fd"]);
+    await c.wait();
+    const fds = (await logText(c)).text
+      .split("\n")
+      .map((l) => /(\d+) -> (.*)$/.exec(l.trim()))
+      .filter((m) => m !== null)
+      .map((m) => [Number(m[1]), m[2]!.trim()] as const);
+    expect(fds.map(([fd]) => fd)).toEqual([0, 1, 2]);
+    for (const [, target] of fds) expect(target).toBe("/dev/pts/0");
   });
 });
 
