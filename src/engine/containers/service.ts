@@ -268,6 +268,7 @@ export class ContainerService implements ContainerSource {
         bundle: rec.bundle,
         log: { path: rec.LogPath, maxSize: parseSize(lc["max-size"], DEFAULT_LOG_MAX_SIZE), maxFiles: parseCount(lc["max-file"], DEFAULT_LOG_MAX_FILES) },
         openStdin: Boolean(rec.Config.OpenStdin),
+        stdinOnce: Boolean(rec.Config.StdinOnce),
         start: false,
       });
       await this.openAttachGates(id, monitored);
@@ -722,7 +723,7 @@ export class ContainerService implements ContainerSource {
   async resize(tenant: string, ref: string, rows: number, cols: number): Promise<void> {
     const rec = this.store.get(tenant, ref);
     if (!rec.State.Running) throw failedPrecondition(`Container ${rec.Id} is not running`);
-    if (!rec.Config.Tty) return;
+    if (!rec.Config.Tty || rows < 1 || cols < 1) return;
     const a = await openMonitored(this.d.execRoot, rec.Id).attach();
     try {
       a.resize(rows, cols);
