@@ -17,6 +17,7 @@ import { notFound } from "../errors.ts";
 import type { ContainerLookup } from "./containers/model.ts";
 import { openDb } from "./db.ts";
 import { EventBus } from "./events.ts";
+import { ExecService } from "./containers/exec.ts";
 import { ImageService } from "./image-service.ts";
 import { BlobStore } from "./images/blobs.ts";
 import { ImageStore } from "./images/store.ts";
@@ -66,6 +67,8 @@ export class Engine {
   readonly registries: RegistryHosts;
   readonly images: ImageService;
   readonly containers: ContainerSource;
+  /** docker exec sessions (in memory, as dockerd keeps them) */
+  readonly execs: ExecService;
   private closed = false;
 
   constructor(opts: EngineOptions) {
@@ -88,6 +91,8 @@ export class Engine {
         isInUse: (id, tenant) => containers.isImageInUse(id, tenant),
       });
       this.images = new ImageService({ store: this.imageStore, events: this.events, registries: this.registries, sources: new BlobSources(), log: opts.log });
+      // the lookup read at each call: whatever container source the engine has then
+      this.execs = new ExecService({ containers: { get: (tenant, ref) => this.containers.get(tenant, ref) }, events: this.events, log: opts.log });
     } catch (e) {
       this.db.close();
       throw e;
