@@ -7,7 +7,7 @@
  * file's real path must still be under the rootfs (a swap between the walk
  * and the open is caught). Only regular files, at most 4 MiB, are read.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, constants as fsc } from "node:fs";
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, realpathSync, constants as fsc } from "node:fs";
 import { invalidArgument, notFound } from "../../errors.ts";
 
 const MAX_FILE = 4 << 20;
@@ -49,7 +49,8 @@ export function resolveInRoot(root: string, path: string): string {
 
 /** A file of the container's, or undefined when it does not exist there. */
 export function readFileInRoot(root: string, path: string): string | undefined {
-  const top = root.replace(/\/+$/, "");
+  // the root itself may be reached through a symlink (the daemon's own, not the container's)
+  const top = realpathSync(root);
   const host = resolveInRoot(top, path);
   let fd: number;
   try {

@@ -104,7 +104,7 @@ describe("HttpServer", () => {
       },
     });
     const r2 = await f("/count", { method: "POST", body: chunked, duplex: "half" } as RequestInit);
-    expect((await r2.json()).n).toBe(4 << 20);
+    expect(((await r2.json()) as { n: number }).n).toBe(4 << 20);
   });
 
   test("a streamed response arrives as it is produced; when the client goes away the stream is cancelled and the request aborted", async () => {
