@@ -19,6 +19,7 @@ import { dockerSpecBuilder } from "./containers/spec-builder.ts";
 import type { ContainerLookup } from "./containers/model.ts";
 import { openDb } from "./db.ts";
 import { EventBus } from "./events.ts";
+import { ExecService } from "./containers/exec.ts";
 import { ImageService } from "./image-service.ts";
 import { BlobStore } from "./images/blobs.ts";
 import { ImageStore } from "./images/store.ts";
@@ -73,6 +74,8 @@ export class Engine {
   readonly containers: ContainerSource;
   readonly execRoot: string;
   private readonly service?: ContainerService;
+  /** docker exec sessions (in memory, as dockerd keeps them) */
+  readonly execs: ExecService;
   private closed = false;
 
   constructor(opts: EngineOptions) {
@@ -106,6 +109,8 @@ export class Engine {
           spec: dockerSpecBuilder,
         });
       this.containers = opts.containers ?? this.service!;
+      // the lookup read at each call: whatever container source the engine has then
+      this.execs = new ExecService({ containers: { get: (tenant, ref) => this.containers.get(tenant, ref) }, events: this.events, log: opts.log });
     } catch (e) {
       this.db.close();
       throw e;
@@ -118,8 +123,10 @@ export class Engine {
     return this.service;
   }
 
-  /** Exec instances of a container (docker inspect's ExecIDs), once exec is wired in. */
-  execIdsOf?: (containerId: string) => string[];
+  /** Exec instances of a container that have not exited (docker inspect's ExecIDs). */
+  execIdsOf(containerId: string): string[] {
+    return this.execs.idsOf(containerId);
+  }
 
   /** After the daemon is up: reattach to running containers and apply restart policies. */
   async recover(): Promise<void> {

@@ -11,8 +11,8 @@ import { berthInitExe } from "./native.ts";
 
 export interface LaunchOptions {
   plan: Instruction[];
-  /** fds for the container's stdin/stdout/stderr (default: inherit ours) */
-  stdio?: [number | "inherit" | "ignore", number | "inherit" | "ignore", number | "inherit" | "ignore"];
+  /** fds for the container's stdin/stdout/stderr (default: inherit ours); "pipe": helper.stdin/stdout/stderr */
+  stdio?: [StdioSpec, StdioSpec, StdioSpec];
   /** extra fds passed as 3, 4, ... (--preserve-fds) */
   extraFds?: number[];
   /** also give berth-init a socket for the pty master (at consoleFd(extraFds.length)); see Launched.console */
@@ -24,6 +24,8 @@ export interface LaunchOptions {
   onSync: (tag: number, pid: number) => Promise<Uint8Array | void> | Uint8Array | void;
   env?: Record<string, string>;
 }
+
+export type StdioSpec = number | "inherit" | "ignore" | "pipe";
 
 export interface Launched {
   /** the container init's pid (in our pid namespace) */
