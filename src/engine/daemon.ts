@@ -38,7 +38,15 @@ export interface DaemonOptions {
   /** how long in-flight requests get at shutdown before they are aborted (default 15 s, dockerd's) */
   shutdownTimeoutMs?: number;
   containers?: ContainerSource;
+  /** device of the default "bridge" network (default berth0 with the default data root, else one named after the data root) */
+  bridge?: string;
   log: Logger;
+}
+
+/** The default bridge's device: berth0 for the system daemon; side-by-side daemons get their own. */
+export function defaultBridgeName(dataRoot: string): string {
+  if (dataRoot === DEFAULT_DATA_ROOT) return "berth0";
+  return "bd" + new Bun.CryptoHasher("sha256").update(dataRoot).digest("hex").slice(0, 11);
 }
 
 export interface RequestContext {
@@ -155,6 +163,7 @@ export class Daemon {
     try {
       d = new Daemon(opts, lockFd);
       d.writePidFile();
+      await d.openNetworks();
       await d.listen(socket, makeHandler);
     } catch (e) {
       d?.engine.close();
@@ -164,6 +173,23 @@ export class Daemon {
     }
     log.info("berthd started", { version: VERSION, pid: process.pid, socket, dataRoot: opts.dataRoot, execRoot: opts.execRoot, pidFile: d.pidFile });
     return d;
+  }
+
+  /** Networks, then reconcile: what containers that are not running left behind goes. */
+  private async openNetworks() {
+    const { execRoot, dataRoot, log } = this.opts;
+    try {
+      await this.engine.openNetworks({ execRoot, netnsDir: join(execRoot, "netns"), defaultBridge: this.opts.bridge ?? defaultBridgeName(dataRoot) });
+    } catch (e) {
+      log.error("networking is not available", errorFields(e));
+      return;
+    }
+    try {
+      const r = await this.engine.networks.reconcile((id) => this.engine.containers.hasNetwork?.(id) ?? false);
+      if (Object.values(r).some((n) => n > 0)) log.info("network reconcile removed leftovers", { ...r });
+    } catch (e) {
+      log.warn("network reconcile", errorFields(e));
+    }
   }
 
   private writePidFile() {

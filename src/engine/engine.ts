@@ -13,14 +13,16 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { notFound } from "../errors.ts";
+import { failedPrecondition, notFound } from "../errors.ts";
 import type { ContainerLookup } from "./containers/model.ts";
+import { ContainerNetworking } from "./containers/networking.ts";
 import { openDb } from "./db.ts";
 import { EventBus } from "./events.ts";
 import { ImageService } from "./image-service.ts";
 import { BlobStore } from "./images/blobs.ts";
 import { ImageStore } from "./images/store.ts";
 import type { Logger } from "./logger.ts";
+import { NetworkManager, type NetworkManagerOptions } from "./network/manager.ts";
 import { RegistryHosts, type RegistryHostsOptions } from "./registries.ts";
 import { BlobSources } from "./registry/index.ts";
 import { OverlaySnapshotter } from "./storage/overlay.ts";
@@ -37,6 +39,8 @@ export interface ContainerSource extends ContainerLookup {
   counts(tenant: string): ContainerCounts;
   /** is the image used by a container (of `tenant`, or of anyone when undefined)? */
   isImageInUse(imageId: string, tenant?: string): boolean;
+  /** does the container hold its network now (running or paused)? network reconcile keeps only those */
+  hasNetwork?(containerId: string): boolean;
 }
 
 /** No containers (until the container service plugs in). */
@@ -66,10 +70,14 @@ export class Engine {
   readonly registries: RegistryHosts;
   readonly images: ImageService;
   readonly containers: ContainerSource;
+  private net?: { manager: NetworkManager; containers: ContainerNetworking };
   private closed = false;
+
+  private readonly log?: Logger;
 
   constructor(opts: EngineOptions) {
     this.dataRoot = opts.dataRoot;
+    this.log = opts.log;
     mkdirSync(this.dataRoot, { recursive: true, mode: 0o711 });
     this.registries = new RegistryHosts(opts.registries);
     this.id = engineId(this.dataRoot);
@@ -94,9 +102,32 @@ export class Engine {
     }
   }
 
+  /**
+   * Networking (needs root): the network manager and the container wiring
+   * over it, for the engine's life. berthd opens it at start, then reconciles.
+   */
+  async openNetworks(opts: { execRoot: string } & Omit<NetworkManagerOptions, "db" | "dataRoot" | "log">): Promise<void> {
+    if (this.net) return;
+    const manager = await NetworkManager.open({ ...opts, db: this.db, dataRoot: this.dataRoot, log: this.log });
+    this.net = { manager, containers: new ContainerNetworking({ networks: manager, containers: this.containers, execRoot: opts.execRoot }) };
+  }
+
+  /** The network manager (after openNetworks). */
+  get networks(): NetworkManager {
+    if (!this.net) throw failedPrecondition("networking is not set up in this engine");
+    return this.net.manager;
+  }
+
+  /** Container wiring to networks: setup/teardown/connect/disconnect (after openNetworks). */
+  get networking(): ContainerNetworking {
+    if (!this.net) throw failedPrecondition("networking is not set up in this engine");
+    return this.net.containers;
+  }
+
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.net?.manager.close();
     this.db.close();
   }
 }

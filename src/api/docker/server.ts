@@ -12,6 +12,7 @@ import { tenantOf } from "../tenant.ts";
 import { containerRoutes } from "./containers.ts";
 import { eventRoutes } from "./events.ts";
 import { imageRoutes } from "./images.ts";
+import { networkRoutes } from "./networks.ts";
 import { match, type Ctx, type Route } from "./router.ts";
 import { systemRoutes } from "./system.ts";
 import { API_MAX, negotiate, splitVersion } from "./version.ts";
@@ -27,7 +28,7 @@ export interface ApiDeps {
   busy: () => () => void;
 }
 
-export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...containerRoutes];
+export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...networkRoutes, ...containerRoutes];
 
 export function commonHeaders(): Headers {
   return new Headers({ "API-Version": API_MAX, OSType: "linux", Server: `berthd/${VERSION} (linux)` });
