@@ -40,7 +40,15 @@ export interface DaemonOptions {
   /** how long in-flight requests get at shutdown before they are aborted (default 15 s, dockerd's) */
   shutdownTimeoutMs?: number;
   containers?: ContainerSource;
+  /** device of the default "bridge" network (default berth0 with the default data root, else one named after the data root) */
+  bridge?: string;
   log: Logger;
+}
+
+/** The default bridge's device: berth0 for the system daemon; side-by-side daemons get their own. */
+export function defaultBridgeName(dataRoot: string): string {
+  if (dataRoot === DEFAULT_DATA_ROOT) return "berth0";
+  return "bd" + new Bun.CryptoHasher("sha256").update(dataRoot).digest("hex").slice(0, 11);
 }
 
 export interface RequestContext {
@@ -158,6 +166,12 @@ export class Daemon {
     try {
       d = new Daemon(opts, lockFd);
       d.writePidFile();
+      // monitors are reparented to berthd when their launcher exits, so it can reap them
+      setChildSubreaper(true);
+      await d.openNetworks();
+      // containers first (reattach, exits that happened while no daemon ran), then what networks they left
+      await d.engine.recover();
+      await d.reconcileNetworks();
       await d.listen(socket, makeHandler);
     } catch (e) {
       d?.engine.close();
@@ -165,11 +179,30 @@ export class Daemon {
       closeSync(lockFd);
       throw e;
     }
-    // monitors are reparented to berthd when their launcher exits, so it can reap them
-    setChildSubreaper(true);
-    await d.engine.recover();
+    d.engine.applyRestartPolicies();
     log.info("berthd started", { version: VERSION, pid: process.pid, socket, dataRoot: opts.dataRoot, execRoot: opts.execRoot, pidFile: d.pidFile });
     return d;
+  }
+
+  /** Networks (reconcileNetworks later removes what containers that are not running left behind). */
+  private async openNetworks() {
+    const { execRoot, dataRoot, log } = this.opts;
+    try {
+      await this.engine.openNetworks({ execRoot, netnsDir: join(execRoot, "netns"), defaultBridge: this.opts.bridge ?? defaultBridgeName(dataRoot) });
+    } catch (e) {
+      log.error("networking is not available", errorFields(e));
+    }
+  }
+
+  private async reconcileNetworks() {
+    const log = this.opts.log;
+    if (!this.engine.hasNetworking) return;
+    try {
+      const r = await this.engine.networks.reconcile((id) => this.engine.containers.hasNetwork?.(id) ?? false);
+      if (Object.values(r).some((n) => n > 0)) log.info("network reconcile removed leftovers", { ...r });
+    } catch (e) {
+      log.warn("network reconcile", errorFields(e));
+    }
   }
 
   private writePidFile() {

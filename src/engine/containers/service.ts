@@ -75,7 +75,10 @@ export interface NetworkSetup {
 /** A container's network (networking.ts): before it starts, after it stopped. */
 export interface ContainerNetworks {
   setup(record: ContainerRecord): Promise<NetworkSetup>;
-  teardown(record: ContainerRecord): Promise<void>;
+  /** after the container stopped (idempotent) */
+  teardown(record: ContainerRecord): Promise<unknown>;
+  /** at removal: the generated /etc files */
+  removeFiles(record: ContainerRecord): void;
 }
 
 /** Things that watch a running container (health checks, OOM): started after start, stopped at exit. */
@@ -147,6 +150,12 @@ export class ContainerService implements ContainerSource {
       else c.stopped++;
     }
     return c;
+  }
+
+  /** Does the container hold network attachments (network reconcile keeps those)? */
+  hasNetwork(id: string): boolean {
+    const r = this.store.byId(id);
+    return Boolean(r && (r.State.Running || r.State.Paused));
   }
 
   isImageInUse(imageId: string, tenant?: string): boolean {
@@ -582,6 +591,7 @@ export class ContainerService implements ContainerSource {
     await this.cleanupRun(rec);
     if (this.d.snapshots.containers().includes(id)) await this.d.snapshots.remove(id);
     if (this.d.mounts) await this.d.mounts.release(rec, Boolean(o.volumes));
+    this.d.networks?.removeFiles(rec);
     rmSync(join(this.d.dataRoot, "containers", id), { recursive: true, force: true });
     this.store.delete(id);
     this.emit(rec, "destroy");
@@ -661,6 +671,15 @@ export class ContainerService implements ContainerSource {
       }
     }
     return { deleted, spaceReclaimed: space };
+  }
+
+  /** network connect/disconnect changed the record's networks: keep the rest of it as stored */
+  saveNetworkChange(rec: ContainerRecord): void {
+    const cur = this.store.byId(rec.Id);
+    if (!cur) return;
+    cur.NetworkingConfig = rec.NetworkingConfig;
+    cur.NetworkSettings = rec.NetworkSettings;
+    this.store.save(cur);
   }
 
   /** Persist a changed record under the container's queue (update, health). */
@@ -779,6 +798,10 @@ export class ContainerService implements ContainerSource {
       }
       await this.serialize(rec.Id, () => this.handleExit(rec.Id, st));
     }
+  }
+
+  /** After recover(), once the daemon serves: start the exited containers whose policy says so. */
+  applyRestartPolicies(): void {
     for (const rec of this.store.list()) {
       if (rec.State.Running || rec.State.Restarting || rec.State.StartedAt === ZERO_TIME) continue;
       if (!restartOnDaemonStart(rec)) continue;
