@@ -93,7 +93,7 @@ describe("mergeImageConfig", () => {
 
   test("Healthcheck: user fields override, zero fields inherit", () => {
     const m = mergeImageConfig({ Healthcheck: { Interval: 9 } }, image);
-    expect(m.config.Healthcheck).toEqual({ Test: ["CMD", "true"], Interval: 9, Timeout: undefined, StartPeriod: undefined, StartInterval: undefined, Retries: 3 });
+    expect(m.config.Healthcheck).toStrictEqual({ Test: ["CMD", "true"], Interval: 9, Retries: 3 });
     const none = mergeImageConfig({ Healthcheck: { Test: ["NONE"] } }, image);
     expect(none.config.Healthcheck!.Test).toEqual(["NONE"]);
   });

@@ -22,6 +22,7 @@ const HOST: SpecHost = {
   cgroupNamespace: true,
   swapLimit: true,
   blkioWeight: false,
+  swappiness: true,
   allCapabilities: () => ALL,
   hostDevices: () => [{ path: "/dev/sda", type: "b", major: 8, minor: 0, fileMode: 0o660, uid: 0, gid: 6 }],
   userFiles: () => ({ passwd: () => PASSWD, group: () => GROUP }),
@@ -365,6 +366,8 @@ describe("buildSpec: resources and devices", () => {
     expect(build(record({}, { Memory: 64 * MB, MemorySwap: -1 })).linux!.resources!.memory!.swap).toBe(-1);
     expect(build(record({}, { Memory: 64 * MB, MemorySwap: 100 * MB })).linux!.resources!.memory!.swap).toBe(100 * MB);
     expect(build(record({}, { Memory: 64 * MB }), {}, { ...HOST, swapLimit: false }).linux!.resources!.memory).toEqual({ limit: 64 * MB });
+    // cgroup v2 has no swappiness: dropped, as docker does
+    expect(build(record({}, { MemorySwappiness: 10 }), {}, { ...HOST, swappiness: false }).linux!.resources!.memory).toBeUndefined();
   });
   test("quota/period, unlimited pids", () => {
     const r = build(record({}, { CpuQuota: 50000, CpuPeriod: 200000, PidsLimit: -1 })).linux!.resources!;

@@ -34,7 +34,7 @@ function union<T>(user: Record<string, T> | null | undefined, image: Record<stri
 function mergeHealthcheck(user: HealthConfig | null | undefined, image: HealthConfig | null | undefined): HealthConfig | undefined {
   if (!image) return user ?? undefined;
   if (!user) return { ...image };
-  return {
+  const merged: HealthConfig = {
     ...user,
     Test: user.Test?.length ? user.Test : image.Test,
     Interval: user.Interval || image.Interval,
@@ -43,6 +43,8 @@ function mergeHealthcheck(user: HealthConfig | null | undefined, image: HealthCo
     StartInterval: user.StartInterval || image.StartInterval,
     Retries: user.Retries || image.Retries,
   };
+  for (const k of Object.keys(merged) as (keyof HealthConfig)[]) if (merged[k] === undefined) delete merged[k];
+  return merged;
 }
 
 /** [""] is how the docker CLI says `--entrypoint ""`: no entrypoint. */

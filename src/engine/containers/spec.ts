@@ -51,6 +51,8 @@ export interface SpecHost {
   swapLimit: boolean;
   /** blkio/io weights work */
   blkioWeight: boolean;
+  /** memory.swappiness exists (cgroup v1; docker ignores it on v2) */
+  swappiness: boolean;
   allCapabilities(): readonly string[];
   hostDevices(): LinuxDevice[];
   userFiles(rootfs: string): UserFiles;
@@ -66,6 +68,7 @@ export function detectSpecHost(): SpecHost {
     cgroupNamespace: v2 || existsSync("/sys/fs/cgroup/unified"),
     swapLimit: v2 ? v2Controllers.includes("memory") : existsSync("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
     blkioWeight: v2 ? v2Controllers.includes("io") : existsSync("/sys/fs/cgroup/blkio/blkio.weight") || existsSync("/sys/fs/cgroup/blkio/blkio.bfq.weight"),
+    swappiness: !v2,
     allCapabilities,
     hostDevices,
     userFiles: rootfsUserFiles,
@@ -112,7 +115,7 @@ function resources(hc: HostConfig, host: SpecHost): LinuxResources {
     else if ((hc.Memory ?? 0) > 0) mem.swap = hc.Memory! * 2;
   }
   const sw = hc.MemorySwappiness;
-  if (sw !== undefined && sw !== null && sw >= 0) mem.swappiness = sw;
+  if (host.swappiness && sw !== undefined && sw !== null && sw >= 0) mem.swappiness = sw;
   if (hc.OomKillDisable) mem.disableOOMKiller = true;
   if (Object.keys(mem).length) r.memory = mem;
 
