@@ -156,6 +156,8 @@ export class Engine {
 
   get hasNetworking(): boolean {
     return this.net !== undefined;
+  }
+
   /**
    * Networking (needs root): the network manager and the container wiring
    * over it, for the engine's life. berthd opens it at start, then reconciles.

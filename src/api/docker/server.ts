@@ -14,12 +14,9 @@ import { containerRoutes } from "./containers.ts";
 import { containerHijackRoutes } from "./container-attach.ts";
 import { eventRoutes } from "./events.ts";
 import { imageRoutes } from "./images.ts";
-<<<<<<< HEAD
 import { execHijackRoutes, execRoutes } from "./exec.ts";
 import { isUpgraded, matchHijack, writeBerthError, writeErrorResponse, type HijackRoute, type Hijacked } from "./hijack.ts";
-=======
 import { networkRoutes } from "./networks.ts";
->>>>>>> s2/net
 import { match, type Ctx, type Route } from "./router.ts";
 import { systemRoutes } from "./system.ts";
 import { API_MAX, negotiate, splitVersion } from "./version.ts";
@@ -35,14 +32,10 @@ export interface ApiDeps {
   busy: () => () => void;
 }
 
-<<<<<<< HEAD
-export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...execRoutes, ...containerRoutes];
+export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...execRoutes, ...networkRoutes, ...containerRoutes];
 
 /** Routes that take the connection over (attach, exec start); see hijack.ts. */
 export const HIJACK_ROUTES: HijackRoute[] = [...execHijackRoutes, ...containerHijackRoutes];
-=======
-export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...networkRoutes, ...containerRoutes];
->>>>>>> s2/net
 
 export function commonHeaders(): Headers {
   return new Headers({ "API-Version": API_MAX, OSType: "linux", Server: `berthd/${VERSION} (linux)` });

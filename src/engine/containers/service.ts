@@ -20,6 +20,7 @@ import { update as updateRuntime } from "../../runtime/ops/update.ts";
 import { labelsMatch } from "../labels.ts";
 import { diskUsage } from "./disk-usage.ts";
 import { parseSignal } from "../../oci/signals.ts";
+import { stringifyJson } from "../../oci/json.ts";
 import { Runtime } from "../../runtime/container.ts";
 import { pause as pauseRuntime, resume as resumeRuntime } from "../../runtime/ops/pause.ts";
 import type { EventBus } from "../events.ts";
@@ -76,7 +77,7 @@ export interface NetworkSetup {
 export interface ContainerNetworks {
   setup(record: ContainerRecord): Promise<NetworkSetup>;
   /** after the container stopped (idempotent) */
-  teardown(record: ContainerRecord): Promise<unknown>;
+  teardown(record: ContainerRecord): Promise<NetworkSettings | void>;
   /** at removal: the generated /etc files */
   removeFiles(record: ContainerRecord): void;
 }
@@ -367,7 +368,8 @@ export class ContainerService implements ContainerSource {
     } catch {}
     rmSync(dir, { recursive: true, force: true });
     try {
-      await this.d.networks?.teardown(rec);
+      const settings = await this.d.networks?.teardown(rec);
+      if (settings) rec.NetworkSettings = settings;
     } catch (e) {
       this.log?.warn("network teardown", { id: rec.Id, ...errorFields(e) });
     }
@@ -850,7 +852,7 @@ function writeBundle(dir: string, spec: Spec) {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, "config.json");
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, JSON.stringify(spec), { mode: 0o600 });
+  writeFileSync(tmp, stringifyJson(spec, 0), { mode: 0o600 });
   renameSync(tmp, file);
 }
 

@@ -102,7 +102,8 @@ function rlimits(hc: HostConfig): POSIXRlimit[] | undefined {
   });
 }
 
-function resources(hc: HostConfig, host: SpecHost): LinuxResources {
+/** HostConfig's resource fields as OCI linux.resources (also what docker update applies live). */
+export function specResources(hc: HostConfig, host: SpecHost): LinuxResources {
   const r: LinuxResources = {};
   const mem: NonNullable<LinuxResources["memory"]> = {};
   if ((hc.Memory ?? 0) > 0) mem.limit = hc.Memory!;
@@ -216,7 +217,7 @@ export function buildSpec(input: SpecInput, host: SpecHost = (cachedHost ??= det
     for (const m of allMounts) if (m.type === "cgroup") m.options = m.options?.filter((o) => o !== "ro");
   }
 
-  const res = resources(hc, host);
+  const res = specResources(hc, host);
   const mapped = mappedDevices(hc.Devices);
   const devices: LinuxDevice[] = privileged ? host.hostDevices() : mapped.devices;
   if (privileged) {
