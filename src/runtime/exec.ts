@@ -15,7 +15,7 @@ import type { Runtime } from "./container.ts";
 import { compileExecPlan } from "./plan/compile-exec.ts";
 import { SYNC_TAG } from "./plan/opcodes.ts";
 import type { ConsoleSocket } from "./plan/terminal.ts";
-import { consoleFd, launch, type Launched } from "./launch.ts";
+import { consoleFd, launch, type Launched, type LaunchOptions } from "./launch.ts";
 import { loadCgroupManager } from "./cgroups/manager.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
 import { hostLsm } from "./lsm.ts";
@@ -33,6 +33,8 @@ export interface ExecOptions {
   consoleSocket?: string;
   /** pass fds 3 .. 3+n-1 of the caller to the process */
   preserveFds?: number;
+  /** the process's stdin/stdout/stderr (default: inherit ours); "pipe" ones are read from Launched.helper */
+  stdio?: LaunchOptions["stdio"];
   /**
    * The runtime's side of the SETUP sync point, after the cgroup join and
    * before the process is set up: the child's pid (our pid namespace).
@@ -82,6 +84,7 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<L
     launched = await launch({
       plan,
       extraFds: Array.from({ length: preserveFds }, (_, i) => 3 + i),
+      stdio: opts.stdio,
       consoleSocket: internalConsole,
       onSync: async (tag, pid) => {
         if (tag !== SYNC_TAG.SETUP) return;

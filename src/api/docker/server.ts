@@ -9,6 +9,7 @@ import type { Logger } from "../../engine/logger.ts";
 import { VERSION } from "../../version.ts";
 import { asBerthError, errorResponse, httpStatus } from "../errors.ts";
 import { tenantOf } from "../tenant.ts";
+import { containerOpsRoutes } from "./container-ops.ts";
 import { containerRoutes } from "./containers.ts";
 import { eventRoutes } from "./events.ts";
 import { imageRoutes } from "./images.ts";
@@ -27,7 +28,7 @@ export interface ApiDeps {
   busy: () => () => void;
 }
 
-export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...containerRoutes];
+export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...containerOpsRoutes(), ...containerRoutes];
 
 export function commonHeaders(): Headers {
   return new Headers({ "API-Version": API_MAX, OSType: "linux", Server: `berthd/${VERSION} (linux)` });
