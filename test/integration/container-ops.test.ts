@@ -58,7 +58,7 @@ function boot(name: string, edit: (s: Spec) => void = () => {}, args?: string[])
 }
 
 const cgFile = (record: ContainerRecord, kind: "memory" | "pids" | "cpuacct", file: string) => {
-  const dir = runtimeHandle(record).cgroup.dirFor(kind)!.dir;
+  const dir = runtimeHandle(record).cgroup.toJSON().v1!.dirs[kind]!;
   return readFileSync(join(dir, file), "utf8").trim();
 };
 const statKey = (text: string, key: string) => Number(new RegExp(`^${key} (\\d+)$`, "m").exec(text)?.[1]);

@@ -82,7 +82,7 @@ test("v1: total_inactive_file among the raw fields, max_usage and failcnt, percp
   const mem = m.dirFor("memory")!.dir;
   fake!.setValue(mem, "memory.stat", "cache 8192\nrss 4096\ninactive_file 100\ntotal_inactive_file 3000\ntotal_rss 4096");
   fake!.setValue(mem, "memory.limit_in_bytes", String(32 * 1024 ** 2));
-  const cpu = m.dirFor("cpuacct")!.dir;
+  const cpu = m.toJSON().v1!.dirs.cpuacct!;
   fake!.setValue(cpu, "cpuacct.usage_percpu", "100 200");
   fake!.setValue(cpu, "cpuacct.usage", "300");
   fake!.setValue(m.dirFor("blkio")!.dir, "blkio.throttle.io_serviced_recursive", "8:0 Read 1\n8:0 Write 2\nTotal 3");
