@@ -29,7 +29,11 @@ test("no PID column, or a row whose PID is not a number: errors", () => {
 test("ps_args renaming another column to PID are refused (it would defeat the filter)", () => {
   expect(() => validatePsArgs("-o ppid=PID")).toThrow('specifying "ppid=PID" is not allowed');
   expect(() => validatePsArgs("-o user= PID")).toThrow("not allowed");
+  expect(() => validatePsArgs("-oppid=PID")).toThrow('specifying "-oppid=PID" is not allowed');
+  expect(() => validatePsArgs("-o comm,tgid=PID")).toThrow('specifying "tgid=PID" is not allowed');
+  expect(() => validatePsArgs("--format=sid=PIDX")).toThrow('specifying "sid=PIDX" is not allowed');
   validatePsArgs("-o pid=PID,comm");
+  validatePsArgs("-opid=PID");
   validatePsArgs("-ef");
 });
 

@@ -15,10 +15,17 @@ export interface TopResult {
   Processes: string[][];
 }
 
-/** dockerd's validatePSArgs: "-o x=PID" style renames of the pid column are refused unless the key is pid. */
+/**
+ * dockerd's validatePSArgs, stricter: a column renamed to PID ("-o ppid=PID",
+ * also glued to the option as "-oppid=PID") would make the filter match on
+ * another column, so only the pid column may carry that header.
+ */
 export function validatePsArgs(psArgs: string): void {
-  for (const m of psArgs.matchAll(/\s+(\S*)=\s*(PID\S*)/g)) {
-    if (m[1] !== "pid") throw invalidArgument(`specifying "${m[1]}=${m[2]}" is not allowed`);
+  for (const m of psArgs.matchAll(/([^\s,=]*)=\s*(PID\S*)/g)) {
+    const key = m[1]!;
+    if (key.replace(/^(?:--format|-[oO]|[oO])/, "") !== "pid") {
+      throw invalidArgument(`specifying "${key}=${m[2]}" is not allowed`);
+    }
   }
 }
 
