@@ -138,6 +138,21 @@ test("a failure after the start period counts even while still starting", async 
   await h.hc.stop();
 });
 
+test("pause and resume (stop, resume): the state is kept, probes go on from there", async () => {
+  const h = setup({ Test: ["CMD", "c"], Retries: 1 }, [fail(), ok()]);
+  h.hc.start();
+  await h.timers.next();
+  expect(h.hc.state.Status).toBe("unhealthy");
+  await h.hc.stop();
+  expect(h.timers.pending).toEqual([]);
+  h.hc.resume();
+  expect(h.hc.state).toMatchObject({ Status: "unhealthy", FailingStreak: 1 });
+  expect(h.timers.pending).toEqual([30_000]);
+  await h.timers.next();
+  expect(h.hc.state.Status).toBe("healthy");
+  await h.hc.stop();
+});
+
 test("timeouts and probe errors are failures with docker's output", async () => {
   const h = setup({ Test: ["CMD", "c"], Timeout: 1_500_000_000, Retries: 2 }, [{ exitCode: 137, output: "", timedOut: true }, new Error("exec failed: no such file")]);
   h.hc.start();

@@ -146,7 +146,21 @@ export class HealthChecker {
     this.schedule();
   }
 
-  /** Stop checking (the container stopped): no more probes; one in flight is killed and its result dropped. */
+  /**
+   * Check again after a pause (docker stops the monitor while a container is
+   * paused): the state is kept, the next probe runs after one interval.
+   */
+  resume(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    this.schedule();
+  }
+
+  /**
+   * Stop checking (the container stopped or was paused): no more probes; one
+   * in flight is killed and its result dropped; the state stays as it is.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
