@@ -9,6 +9,8 @@ import { MSG, opName, opSpecField } from "./plan/opcodes.ts";
 import { encodePlan, type Instruction } from "./plan/record.ts";
 import { berthInitExe } from "./native.ts";
 
+export type StdioSpec = number | "inherit" | "ignore" | "pipe";
+
 export interface LaunchOptions {
   plan: Instruction[];
   /** fds for the container's stdin/stdout/stderr (default: inherit ours); "pipe": helper.stdin/stdout/stderr */
@@ -24,8 +26,6 @@ export interface LaunchOptions {
   onSync: (tag: number, pid: number) => Promise<Uint8Array | void> | Uint8Array | void;
   env?: Record<string, string>;
 }
-
-export type StdioSpec = number | "inherit" | "ignore" | "pipe";
 
 export interface Launched {
   /** the container init's pid (in our pid namespace) */

@@ -10,6 +10,7 @@ import type { Logger } from "../../engine/logger.ts";
 import { VERSION } from "../../version.ts";
 import { asBerthError, errorResponse, httpStatus } from "../errors.ts";
 import { tenantOf } from "../tenant.ts";
+import { containerOpsRoutes } from "./container-ops.ts";
 import { containerRoutes } from "./containers.ts";
 import { containerHijackRoutes } from "./container-attach.ts";
 import { eventRoutes } from "./events.ts";
@@ -32,7 +33,7 @@ export interface ApiDeps {
   busy: () => () => void;
 }
 
-export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...execRoutes, ...networkRoutes, ...containerRoutes];
+export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...execRoutes, ...networkRoutes, ...containerOpsRoutes(), ...containerRoutes];
 
 /** Routes that take the connection over (attach, exec start); see hijack.ts. */
 export const HIJACK_ROUTES: HijackRoute[] = [...execHijackRoutes, ...containerHijackRoutes];
