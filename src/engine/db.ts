@@ -130,6 +130,22 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX network_endpoints_container ON network_endpoints(container_id);
     `,
   },
+  {
+    name: "0004-volumes",
+    sql: `
+      -- named volumes (local driver), per tenant; data in <data root>/volumes/<id>/_data
+      CREATE TABLE volumes (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        driver TEXT NOT NULL,
+        labels_json TEXT NOT NULL,
+        options_json TEXT NOT NULL,       -- DriverOpts as given
+        created TEXT NOT NULL,
+        UNIQUE (owner, name)
+      );
+    `,
+  },
 ];
 
 export function openDb(path: string, migrations: Migration[] = MIGRATIONS): Database {

@@ -24,6 +24,7 @@ import type { Logger } from "./logger.ts";
 import { RegistryHosts, type RegistryHostsOptions } from "./registries.ts";
 import { BlobSources } from "./registry/index.ts";
 import { OverlaySnapshotter } from "./storage/overlay.ts";
+import { VolumeStore } from "./volumes/store.ts";
 
 export interface ContainerCounts {
   total: number;
@@ -66,6 +67,8 @@ export class Engine {
   readonly registries: RegistryHosts;
   readonly images: ImageService;
   readonly containers: ContainerSource;
+  /** named volumes; the container service plugs in which containers use one (volumes.setUsedBy) */
+  readonly volumes: VolumeStore;
   private closed = false;
 
   constructor(opts: EngineOptions) {
@@ -81,6 +84,7 @@ export class Engine {
       if (removed.length) opts.log?.info("removed leftovers of an interrupted run", { paths: removed.length });
       const containers = opts.containers ?? NO_CONTAINERS;
       this.containers = containers;
+      this.volumes = new VolumeStore({ db: this.db, dataRoot: this.dataRoot });
       this.imageStore = new ImageStore({
         db: this.db,
         blobs: this.blobs,

@@ -14,6 +14,7 @@ import { eventRoutes } from "./events.ts";
 import { imageRoutes } from "./images.ts";
 import { match, type Ctx, type Route } from "./router.ts";
 import { systemRoutes } from "./system.ts";
+import { volumeRoutes } from "./volumes.ts";
 import { API_MAX, negotiate, splitVersion } from "./version.ts";
 
 export interface ApiDeps {
@@ -27,7 +28,7 @@ export interface ApiDeps {
   busy: () => () => void;
 }
 
-export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...containerRoutes];
+export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...volumeRoutes, ...containerRoutes];
 
 export function commonHeaders(): Headers {
   return new Headers({ "API-Version": API_MAX, OSType: "linux", Server: `berthd/${VERSION} (linux)` });
