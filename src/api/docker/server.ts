@@ -9,6 +9,7 @@ import type { Logger } from "../../engine/logger.ts";
 import { VERSION } from "../../version.ts";
 import { asBerthError, errorResponse, httpStatus } from "../errors.ts";
 import { tenantOf } from "../tenant.ts";
+import { archiveRoutes } from "./archive.ts";
 import { containerRoutes } from "./containers.ts";
 import { eventRoutes } from "./events.ts";
 import { imageRoutes } from "./images.ts";
@@ -28,7 +29,7 @@ export interface ApiDeps {
   busy: () => () => void;
 }
 
-export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...volumeRoutes, ...containerRoutes];
+export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...volumeRoutes, ...archiveRoutes, ...containerRoutes];
 
 export function commonHeaders(): Headers {
   return new Headers({ "API-Version": API_MAX, OSType: "linux", Server: `berthd/${VERSION} (linux)` });

@@ -94,11 +94,13 @@ export interface ResolveOptions {
   followFinal?: boolean;
   /** create missing directories (mode 0755, owned by the caller) on the way */
   mkdirs?: boolean;
+  /** resolve a relative `path` from this held directory (not looked up again by name); ".." above it continues from its canonical parent */
+  base?: { fd: number; path: string; mount?: ViewMount };
 }
 
 /** Resolve `path` (absolute, container side) in the view; NotFound when a component is missing. */
 export function resolveInContainer(view: FsView, path: string, opts: ResolveOptions = {}): Resolved {
-  if (!path.startsWith("/")) throw invalidArgument(`path must be absolute: ${path}`);
+  if (!path.startsWith("/") && !opts.base) throw invalidArgument(`path must be absolute: ${path}`);
   const followFinal = opts.followFinal ?? true;
   const stack: Frame[] = [];
   const rootMount = mountAt(view, "");
@@ -106,11 +108,14 @@ export function resolveInContainer(view: FsView, path: string, opts: ResolveOpti
     const m = rootMount;
     return { fd: openSync(m ? m.Source : view.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC), path: "/", mount: m };
   };
+  /** back to the container's "/" (an absolute symlink) */
   const reset = () => {
-    while (stack.length > 1) closeQuietly(stack.pop()!.fd);
+    while (stack.length) closeQuietly(stack.pop()!.fd);
+    stack.push(openRoot());
   };
-  stack.push(openRoot());
   let todo = split(path);
+  if (opts.base && !path.startsWith("/")) stack.push({ fd: openSync(fdPath(opts.base.fd), O_PATH | O_DIRECTORY | O_CLOEXEC), path: opts.base.path, mount: opts.base.mount });
+  else stack.push(openRoot());
   let links = 0;
   try {
     while (todo.length) {
@@ -118,6 +123,12 @@ export function resolveInContainer(view: FsView, path: string, opts: ResolveOpti
       const top = stack[stack.length - 1]!;
       if (c === "..") {
         if (stack.length > 1) closeQuietly(stack.pop()!.fd);
+        else if (top.path !== "/") {
+          // above a base: continue from the root with the base's canonical parent
+          closeQuietly(stack.pop()!.fd);
+          stack.push(openRoot());
+          todo = [...split(posix.dirname(top.path)), ...todo];
+        }
         continue;
       }
       const next = top.path === "/" ? `/${c}` : `${top.path}/${c}`;
@@ -173,14 +184,15 @@ export function resolveInContainer(view: FsView, path: string, opts: ResolveOpti
  * Resolve the directory that holds `path`'s last component; returns it and the
  * name (never "", "." or ".."). For "/" there is no parent: InvalidArgument.
  */
-export function resolveParent(view: FsView, path: string, opts: { mkdirs?: boolean } = {}): { dir: Resolved; name: string } {
+export function resolveParent(view: FsView, path: string, opts: Pick<ResolveOptions, "mkdirs" | "base"> = {}): { dir: Resolved; name: string } {
   const clean = posix.normalize(path);
   const name = posix.basename(clean);
   if (clean === "/" || name === "" || name === "." || name === "..") throw invalidArgument(`no parent directory for ${path}`);
-  const dir = resolveInContainer(view, posix.dirname(clean), { mkdirs: opts.mkdirs });
+  const parent = posix.dirname(clean);
+  const dir = resolveInContainer(view, parent, { mkdirs: opts.mkdirs, base: opts.base });
   if (!dir.stat.isDirectory()) {
     closeQuietly(dir.fd);
-    throw invalidArgument(`${posix.dirname(clean)} is not a directory`);
+    throw invalidArgument(`${parent} is not a directory`);
   }
   return { dir, name };
 }
