@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { BerthError, failedPrecondition, notFound } from "../errors.ts";
 import { ContainerService } from "./containers/service.ts";
 import { dockerSpecBuilder } from "./containers/spec-builder.ts";
+import { containerMounts } from "./containers/mount-resolver.ts";
 import type { ContainerLookup } from "./containers/model.ts";
 import { ContainerNetworking } from "./containers/networking.ts";
 import { openDb } from "./db.ts";
@@ -29,6 +30,7 @@ import { NetworkManager, type NetworkManagerOptions } from "./network/manager.ts
 import { RegistryHosts, type RegistryHostsOptions } from "./registries.ts";
 import { BlobSources } from "./registry/index.ts";
 import { OverlaySnapshotter } from "./storage/overlay.ts";
+import { VolumeStore } from "./volumes/store.ts";
 
 export interface ContainerCounts {
   total: number;
@@ -81,6 +83,8 @@ export class Engine {
   /** docker exec sessions (in memory, as dockerd keeps them) */
   readonly execs: ExecService;
   private net?: { manager: NetworkManager; containers: ContainerNetworking };
+  /** named volumes; the container service says which containers use one (volumes.setUsedBy) */
+  readonly volumes: VolumeStore;
   private closed = false;
 
   private readonly log?: Logger;
@@ -98,6 +102,7 @@ export class Engine {
       const removed = this.snapshots.recover();
       if (removed.length) opts.log?.info("removed leftovers of an interrupted run", { paths: removed.length });
       this.execRoot = opts.execRoot ?? join(this.dataRoot, "exec");
+      this.volumes = new VolumeStore({ db: this.db, dataRoot: this.dataRoot });
       this.imageStore = new ImageStore({
         db: this.db,
         blobs: this.blobs,
@@ -115,6 +120,7 @@ export class Engine {
           dataRoot: this.dataRoot,
           execRoot: this.execRoot,
           spec: dockerSpecBuilder,
+          mounts: containerMounts(this.volumes, this.snapshots),
           // networking opens later (berthd, as root): read at each call
           networks: {
             setup: (r) => this.networking.setup(r),
@@ -125,6 +131,10 @@ export class Engine {
           },
         });
       this.containers = opts.containers ?? this.service!;
+      if (this.service) {
+        const svc = this.service;
+        this.volumes.setUsedBy((tenant, name) => svc.list(tenant).filter((r) => r.Mounts.some((m) => m.Type === "volume" && m.Name === name)).map((r) => r.Id));
+      }
       // the lookup read at each call: whatever container source the engine has then
       this.execs = new ExecService({ containers: { get: (tenant, ref) => this.containers.get(tenant, ref) }, events: this.events, log: opts.log });
     } catch (e) {

@@ -13,7 +13,7 @@ import { inspectJson, listJson, type SizeInfo } from "./container-shapes.ts";
 import { parseFilters } from "./filters.ts";
 import { boolParam, intParam, jsonBody } from "./params.ts";
 import { route, type Ctx, type Route } from "./router.ts";
-import { diskUsage } from "../../engine/containers/disk-usage.ts";
+import { diskUsage } from "../../engine/storage/disk-usage.ts";
 import { encodeFrames, STDERR, STDOUT } from "./stdcopy.ts";
 import { attachContentType } from "./hijack.ts";
 import { byteStream } from "./stream.ts";

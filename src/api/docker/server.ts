@@ -11,6 +11,7 @@ import { VERSION } from "../../version.ts";
 import { asBerthError, errorResponse, httpStatus } from "../errors.ts";
 import { tenantOf } from "../tenant.ts";
 import { containerOpsRoutes } from "./container-ops.ts";
+import { archiveRoutes } from "./archive.ts";
 import { containerRoutes } from "./containers.ts";
 import { containerHijackRoutes } from "./container-attach.ts";
 import { eventRoutes } from "./events.ts";
@@ -20,6 +21,7 @@ import { isUpgraded, matchHijack, writeBerthError, writeErrorResponse, type Hija
 import { networkRoutes } from "./networks.ts";
 import { match, type Ctx, type Route } from "./router.ts";
 import { systemRoutes } from "./system.ts";
+import { volumeRoutes } from "./volumes.ts";
 import { API_MAX, negotiate, splitVersion } from "./version.ts";
 
 export interface ApiDeps {
@@ -33,7 +35,7 @@ export interface ApiDeps {
   busy: () => () => void;
 }
 
-export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...execRoutes, ...networkRoutes, ...containerOpsRoutes(), ...containerRoutes];
+export const ROUTES: Route[] = [...systemRoutes, ...imageRoutes, ...eventRoutes, ...execRoutes, ...networkRoutes, ...volumeRoutes, ...archiveRoutes, ...containerOpsRoutes(), ...containerRoutes];
 
 /** Routes that take the connection over (attach, exec start); see hijack.ts. */
 export const HIJACK_ROUTES: HijackRoute[] = [...execHijackRoutes, ...containerHijackRoutes];

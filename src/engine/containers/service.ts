@@ -18,7 +18,7 @@ import { BerthError, failedPrecondition, invalidArgument, notFound } from "../..
 import type { LinuxResources, Spec } from "../../oci/runtime-spec.ts";
 import { update as updateRuntime } from "../../runtime/ops/update.ts";
 import { labelsMatch } from "../labels.ts";
-import { diskUsage } from "./disk-usage.ts";
+import { diskUsage } from "../storage/disk-usage.ts";
 import { parseSignal } from "../../oci/signals.ts";
 import { stringifyJson } from "../../oci/json.ts";
 import { Runtime } from "../../runtime/container.ts";
@@ -61,6 +61,8 @@ export interface SpecBuilder {
 export interface MountResolver {
   /** at create: the record's mounts with host sources (volumes created as needed) */
   resolve(record: ContainerRecord): Promise<ResolvedMount[]>;
+  /** at each start: volumes that need mounting (tmpfs/bind volumes after a daemon restart) */
+  prepare(record: ContainerRecord): void;
   /** at removal: release the record's volumes (remove anonymous ones when `removeVolumes`) */
   release(record: ContainerRecord, removeVolumes: boolean): Promise<void>;
 }
@@ -261,6 +263,7 @@ export class ContainerService implements ContainerSource {
     try {
       const rootfs = await this.d.snapshots.mount(id);
       rec.rootfs = rootfs;
+      this.d.mounts?.prepare(rec);
       if (this.d.networks) {
         net = await this.d.networks.setup(rec);
         rec.NetworkSettings = net.settings;
@@ -592,10 +595,11 @@ export class ContainerService implements ContainerSource {
     this.restartTimers.delete(id);
     await this.cleanupRun(rec);
     if (this.d.snapshots.containers().includes(id)) await this.d.snapshots.remove(id);
-    if (this.d.mounts) await this.d.mounts.release(rec, Boolean(o.volumes));
     this.d.networks?.removeFiles(rec);
     rmSync(join(this.d.dataRoot, "containers", id), { recursive: true, force: true });
     this.store.delete(id);
+    // after the record is gone: its volumes are no longer in use by it
+    if (this.d.mounts) await this.d.mounts.release(rec, Boolean(o.volumes));
     this.emit(rec, "destroy");
     for (const w of this.removeWaiters.get(id) ?? []) w();
     this.removeWaiters.delete(id);
