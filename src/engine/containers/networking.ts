@@ -186,7 +186,8 @@ export class ContainerNetworking {
    */
   private async networksFor(record: ContainerRecord, mode: Extract<NetworkMode, { kind: "network" }>): Promise<{ net: Network; key: string; cfg: EndpointSettings }[]> {
     const tenant = record.tenant;
-    const resolve = async (ref: string) => (ref === DEFAULT_NETWORK ? await this.net.ensureDefault(tenant) : this.net.get(tenant, ref));
+    // the docker CLI names the default network "default" (NetworkMode and EndpointsConfig key)
+    const resolve = async (ref: string) => (ref === DEFAULT_NETWORK || ref === "default" || ref === "" ? await this.net.ensureDefault(tenant) : this.net.get(tenant, ref));
     const primary = await resolve(mode.network);
     const eps = Object.entries(record.NetworkingConfig?.EndpointsConfig ?? {});
     const out: { net: Network; key: string; cfg: EndpointSettings }[] = [];

@@ -293,6 +293,8 @@ export class ContainerService implements ContainerSource {
       rec.State.Status = rec.State.StartedAt === ZERO_TIME ? "created" : "exited";
       this.store.save(rec);
       this.rejectAttachGates(id, err);
+      // docker: an auto-remove container that cannot start is removed (`run --rm` waits for that)
+      if (rec.HostConfig.AutoRemove) await this.removeLocked(id, { volumes: true }).catch((u) => this.log?.warn("auto-remove", { id, ...errorFields(u) }));
       throw err;
     }
     rec.State = runningState(rec.State, monitored.containerPid, new Date().toISOString());
