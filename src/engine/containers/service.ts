@@ -288,7 +288,7 @@ export class ContainerService implements ContainerSource {
       await rt.start(id);
     } catch (e) {
       await this.undoStart(rec, monitored, net !== undefined).catch((u) => this.log?.warn("undo a failed start", { id, ...errorFields(u) }));
-      const err = e instanceof BerthError ? e : new BerthError("Internal", String((e as Error)?.message ?? e));
+      const err = dockerStartError(e);
       rec.State = exitedState(rec.State, startFailureCode(err.message), new Date().toISOString(), false, err.message);
       rec.State.Status = rec.State.StartedAt === ZERO_TIME ? "created" : "exited";
       this.store.save(rec);
@@ -860,6 +860,17 @@ function writeBundle(dir: string, spec: Spec) {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, stringifyJson(spec, 0), { mode: 0o600 });
   renameSync(tmp, file);
+}
+
+/**
+ * A failed start as docker reports it: errno texts in Go's lowercase form,
+ * which clients match on ("no such file or directory" -> exit 127,
+ * "permission denied" -> 126).
+ */
+function dockerStartError(e: unknown): BerthError {
+  const err = e instanceof BerthError ? e : new BerthError("Internal", String((e as Error)?.message ?? e));
+  const msg = err.message.replace(/: (No such file or directory|Permission denied|Is a directory|Not a directory|Exec format error)\b/g, (_m, t: string) => `: ${t.toLowerCase()}`);
+  return msg === err.message ? err : new BerthError(err.code, msg, { cause: err });
 }
 
 /** docker's exit codes for a container that could not start: 127 command not found, 126 not executable. */
