@@ -19,6 +19,17 @@ export function resolveHost(flag: string | undefined, env: Record<string, string
   return h;
 }
 
+/** An error the daemon answered with (docker prints these as "Error response from daemon: ..."). */
+export class DaemonError extends BerthError {
+  constructor(
+    code: ConstructorParameters<typeof BerthError>[0],
+    message: string,
+    readonly status: number,
+  ) {
+    super(code, message);
+  }
+}
+
 export interface RequestOptions {
   query?: Record<string, string | string[] | undefined>;
   body?: RequestInit["body"];
@@ -31,6 +42,16 @@ export class ApiClient {
 
   constructor(readonly host: string) {
     this.socket = socketPath(host);
+  }
+
+  /** the socket's path (for the hijacked streams, which fetch cannot do) */
+  get socketPath(): string {
+    return this.socket;
+  }
+
+  /** The versioned path of an API call (/v1.47/...). */
+  async versioned(path: string): Promise<string> {
+    return `/v${await this.apiVersion()}${path}`;
   }
 
   private async raw(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
@@ -60,14 +81,15 @@ export class ApiClient {
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const v = await this.apiVersion();
     const res = await this.raw(method, `/v${v}${path}`, opts);
-    if (res.status >= 200 && res.status < 300) return res;
+    // 304: already so (start of a running container, stop of a stopped one), not an error for docker
+    if ((res.status >= 200 && res.status < 300) || res.status === 304) return res;
     const text = await res.text();
     let message = text.trim() || `${res.status} ${res.statusText}`;
     try {
       const doc = JSON.parse(text) as { message?: unknown };
       if (typeof doc.message === "string") message = doc.message;
     } catch {}
-    throw new BerthError(codeForHttpStatus(res.status), message);
+    throw new DaemonError(codeForHttpStatus(res.status), message, res.status);
   }
 
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
