@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { BerthError, invalidArgument } from "../../errors.ts";
+import { DaemonError } from "./daemon-error.ts";
 import { codeForHttpStatus } from "../../api/errors.ts";
 import { API_MAX, compareVersions } from "../../api/docker/version.ts";
 import { DEFAULT_SOCKET, socketPath } from "../../engine/daemon.ts";
@@ -19,16 +20,7 @@ export function resolveHost(flag: string | undefined, env: Record<string, string
   return h;
 }
 
-/** An error the daemon answered with (docker prints these as "Error response from daemon: ..."). */
-export class DaemonError extends BerthError {
-  constructor(
-    code: ConstructorParameters<typeof BerthError>[0],
-    message: string,
-    readonly status: number,
-  ) {
-    super(code, message);
-  }
-}
+export { DaemonError };
 
 export interface RequestOptions {
   query?: Record<string, string | string[] | undefined>;

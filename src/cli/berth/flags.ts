@@ -7,7 +7,7 @@
  * 125 as docker's do; `--help` prints the usage and exits 0.
  */
 import { BerthError } from "../../errors.ts";
-import { DaemonError } from "./client.ts";
+import { DaemonError } from "./daemon-error.ts";
 import type { Context } from "./context.ts";
 
 export type FlagType = "bool" | "string" | "list";

@@ -9,7 +9,8 @@
 import { createConnection, type Socket } from "node:net";
 import { BerthError } from "../../errors.ts";
 import { codeForHttpStatus } from "../../api/errors.ts";
-import { DaemonError, type ApiClient } from "./client.ts";
+import type { ApiClient } from "./client.ts";
+import { DaemonError } from "./daemon-error.ts";
 
 export interface Hijacked {
   socket: Socket;
