@@ -26,9 +26,45 @@ const IMAGE_VERBS: Record<string, () => Promise<Verb>> = {
   import: async () => (await import("./berth/archive.ts")).importImage,
 };
 
+const c = async () => await import("./berth/containers.ts");
+const r = async () => await import("./berth/run.ts");
+
+const CONTAINER_VERBS: Record<string, () => Promise<Verb>> = {
+  run: async () => (await r()).run,
+  create: async () => (await r()).create,
+  start: async () => (await r()).start,
+  attach: async () => (await r()).attach,
+  exec: async () => (await import("./berth/exec.ts")).exec,
+  logs: async () => (await import("./berth/logs.ts")).logs,
+  cp: async () => (await import("./berth/cp.ts")).cp,
+  stats: async () => (await import("./berth/stats.ts")).stats,
+  ls: async () => (await c()).ps,
+  list: async () => (await c()).ps,
+  ps: async () => (await c()).ps,
+  stop: async () => (await c()).stop,
+  restart: async () => (await c()).restart,
+  kill: async () => (await c()).kill,
+  rm: async () => (await c()).rm,
+  remove: async () => (await c()).rm,
+  wait: async () => (await c()).wait,
+  pause: async () => (await c()).pause,
+  unpause: async () => (await c()).unpause,
+  rename: async () => (await c()).rename,
+  update: async () => (await c()).update,
+  port: async () => (await c()).port,
+  top: async () => (await c()).top,
+  export: async () => (await c()).exportContainer,
+  inspect: async () => (await c()).inspect,
+  prune: async () => (await c()).prune,
+};
+
+const VOLUME_VERBS = async () => (await import("./berth/volumes.ts")).VOLUME_VERBS;
+const NETWORK_VERBS = async () => (await import("./berth/networks.ts")).NETWORK_VERBS;
+
 const VERBS: Record<string, () => Promise<Verb>> = {
+  ...Object.fromEntries(["run", "create", "start", "attach", "exec", "logs", "cp", "stats", "ps", "stop", "restart", "kill", "rm", "wait", "pause", "unpause", "rename", "update", "port", "top", "export"].map((n) => [n, CONTAINER_VERBS[n]!])),
   images: IMAGE_VERBS.ls!,
-  inspect: IMAGE_VERBS.inspect!,
+  inspect: CONTAINER_VERBS.inspect!,
   history: IMAGE_VERBS.history!,
   tag: IMAGE_VERBS.tag!,
   rmi: IMAGE_VERBS.rm!,
@@ -39,6 +75,15 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   import: IMAGE_VERBS.import!,
   version: async () => (await import("./berth/system.ts")).version,
   info: async () => (await import("./berth/system.ts")).info,
+};
+
+const lazy = (t: Record<string, Verb>): Record<string, () => Promise<Verb>> => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, async () => v]));
+
+const GROUPS: Record<string, () => Promise<Record<string, () => Promise<Verb>>>> = {
+  image: async () => IMAGE_VERBS,
+  container: async () => CONTAINER_VERBS,
+  volume: async () => lazy(await VOLUME_VERBS()),
+  network: async () => lazy(await NETWORK_VERBS()),
 };
 
 const USAGE = `usage: berth [-H unix:///PATH] COMMAND [OPTIONS] [ARGS]
@@ -55,6 +100,32 @@ commands:
   inspect   show an image's details (-f/--format)
   history   show an image's history (--no-trunc, -q, --format, -H)
   image     image commands: ls, pull, push, load, save, import, tag, rm, inspect, history, prune
+
+  run       create and run a new container (berth run --help for the flags)
+  create    create a new container
+  start     start containers (-a, -i)
+  stop      stop containers (-t, -s)
+  restart   restart containers (-t, -s)
+  kill      kill containers (-s)
+  rm        remove containers (-f, -v)
+  ps        list containers (-a, -q, -n, -l, -s, --filter, --format, --no-trunc)
+  logs      a container's output (-f, -t, --since, --until, -n/--tail)
+  exec      run a command in a running container (-d, -i, -t, -e, -u, -w, --privileged)
+  attach    attach to a running container (--no-stdin, --sig-proxy)
+  wait      wait for containers to stop and print their exit codes
+  inspect   details of containers, images, volumes or networks (-f/--format, -s, --type)
+  top       a container's processes
+  stats     resource usage (--no-stream, --format, -a)
+  pause     pause containers
+  unpause   unpause containers
+  rename    rename a container
+  update    change a container's resources or restart policy
+  cp        copy files between a container and here
+  export    a container's filesystem as a tar archive (-o)
+  port      a container's published ports
+  container container commands: the verbs above and prune
+  volume    volume commands: create, ls, inspect, rm, prune
+  network   network commands: create, ls, inspect, rm, connect, disconnect, prune
   version   client and daemon versions
   info      daemon-wide information
 
@@ -84,10 +155,12 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let load = VERBS[name];
-  if (name === "image") {
+  const group = GROUPS[name];
+  if (group) {
     const sub = rest[0];
-    load = sub ? IMAGE_VERBS[sub] : undefined;
-    name = `image ${sub ?? ""}`.trim();
+    const table = await group();
+    load = sub ? table[sub] : undefined;
+    name = `${name} ${sub ?? ""}`.trim();
     rest = rest.slice(1);
   }
   try {

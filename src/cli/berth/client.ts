@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { BerthError, invalidArgument } from "../../errors.ts";
+import { DaemonError } from "./daemon-error.ts";
 import { codeForHttpStatus } from "../../api/errors.ts";
 import { API_MAX, compareVersions } from "../../api/docker/version.ts";
 import { DEFAULT_SOCKET, socketPath } from "../../engine/daemon.ts";
@@ -18,6 +19,8 @@ export function resolveHost(flag: string | undefined, env: Record<string, string
   socketPath(h); // checks the form
   return h;
 }
+
+export { DaemonError };
 
 export interface RequestOptions {
   query?: Record<string, string | string[] | undefined>;
@@ -31,6 +34,16 @@ export class ApiClient {
 
   constructor(readonly host: string) {
     this.socket = socketPath(host);
+  }
+
+  /** the socket's path (for the hijacked streams, which fetch cannot do) */
+  get socketPath(): string {
+    return this.socket;
+  }
+
+  /** The versioned path of an API call (/v1.47/...). */
+  async versioned(path: string): Promise<string> {
+    return `/v${await this.apiVersion()}${path}`;
   }
 
   private async raw(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
@@ -60,14 +73,15 @@ export class ApiClient {
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     const v = await this.apiVersion();
     const res = await this.raw(method, `/v${v}${path}`, opts);
-    if (res.status >= 200 && res.status < 300) return res;
+    // 304: already so (start of a running container, stop of a stopped one), not an error for docker
+    if ((res.status >= 200 && res.status < 300) || res.status === 304) return res;
     const text = await res.text();
     let message = text.trim() || `${res.status} ${res.statusText}`;
     try {
       const doc = JSON.parse(text) as { message?: unknown };
       if (typeof doc.message === "string") message = doc.message;
     } catch {}
-    throw new BerthError(codeForHttpStatus(res.status), message);
+    throw new DaemonError(codeForHttpStatus(res.status), message, res.status);
   }
 
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
