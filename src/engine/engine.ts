@@ -17,6 +17,7 @@ import { BerthError, failedPrecondition, notFound } from "../errors.ts";
 import { ContainerService } from "./containers/service.ts";
 import { dockerSpecBuilder } from "./containers/spec-builder.ts";
 import { containerMounts } from "./containers/mount-resolver.ts";
+import { ContainerWatchers } from "./containers/run-watchers.ts";
 import type { ContainerLookup } from "./containers/model.ts";
 import { ContainerNetworking } from "./containers/networking.ts";
 import { openDb } from "./db.ts";
@@ -121,6 +122,7 @@ export class Engine {
           execRoot: this.execRoot,
           spec: dockerSpecBuilder,
           mounts: containerMounts(this.volumes, this.snapshots),
+          watchers: new ContainerWatchers(opts.log),
           // networking opens later (berthd, as root): read at each call
           networks: {
             setup: (r) => this.networking.setup(r),
@@ -137,6 +139,10 @@ export class Engine {
       }
       // the lookup read at each call: whatever container source the engine has then
       this.execs = new ExecService({ containers: { get: (tenant, ref) => this.containers.get(tenant, ref) }, events: this.events, log: opts.log });
+      // a removed container's exec records go with it
+      this.events.subscribe((e) => {
+        if (e.type === "container" && e.action === "destroy") this.execs.forget(e.actor.id);
+      });
     } catch (e) {
       this.db.close();
       throw e;

@@ -35,6 +35,7 @@ import type { ExitStatus } from "../monitor/exit.ts";
 import type { OverlaySnapshotter } from "../storage/overlay.ts";
 import type { ContainerCounts, ContainerSource } from "../engine.ts";
 import type { ContainerRecord, CreateBody, DockerConfig, HostConfig, NetworkSettings, ResolvedMount, SpecInput } from "./model.ts";
+import { validateHealthcheck } from "./health.ts";
 import { checkName, generateName } from "./names.ts";
 import { nextBackoff, policyName, restartOnDaemonStart, shouldRestart } from "./restart-policy.ts";
 import { createdState, exitedState, runningState, ZERO_TIME } from "./status.ts";
@@ -89,6 +90,8 @@ export interface RunWatchers {
   started(record: ContainerRecord, service: ContainerService): void;
   /** before the runtime state is deleted: the cgroup still exists (OOMKilled is decided here) */
   exiting(record: ContainerRecord): { oomKilled: boolean };
+  paused(id: string): void;
+  resumed(id: string): void;
 }
 
 export interface ContainerServiceDeps {
@@ -181,6 +184,7 @@ export class ContainerService implements ContainerSource {
     this.d.spec.validate(body);
     const image = this.d.images.inspect(tenant, body.Image);
     const merged = this.d.spec.merge(body, image.config.config);
+    validateHealthcheck(merged.config.Healthcheck);
     policyName(body.HostConfig?.RestartPolicy);
 
     const name = opts.name ? checkName(opts.name) : generateName((n) => this.store.byName(tenant, n) !== undefined);
@@ -298,6 +302,8 @@ export class ContainerService implements ContainerSource {
       throw err;
     }
     rec.State = runningState(rec.State, monitored.containerPid, new Date().toISOString());
+    if (rec.Config.Healthcheck?.Test?.length && rec.Config.Healthcheck.Test[0] !== "NONE")
+      rec.State.Health = { Status: "starting", FailingStreak: 0, Log: rec.State.Health?.Log ?? [] };
     rec.manuallyStopped = false;
     this.store.save(rec);
     this.emit(rec, "start");
@@ -506,6 +512,7 @@ export class ContainerService implements ContainerSource {
       if (!cur.State.Running) throw failedPrecondition(`Container ${cur.Id} is not running`);
       if (cur.State.Paused) throw failedPrecondition(`Container ${cur.Id} is already paused`);
       pauseRuntime(this.runtime(), cur.Id);
+      this.d.watchers?.paused(cur.Id);
       cur.State = { ...cur.State, Paused: true, Status: "paused" };
       this.store.save(cur);
       this.emit(cur, "pause");
@@ -518,6 +525,7 @@ export class ContainerService implements ContainerSource {
       const cur = this.mustGet(rec.Id);
       if (!cur.State.Paused) throw failedPrecondition(`Container ${cur.Id} is not paused`);
       resumeRuntime(this.runtime(), cur.Id);
+      this.d.watchers?.resumed(cur.Id);
       cur.State = { ...cur.State, Paused: false, Status: "running" };
       this.store.save(cur);
       this.emit(cur, "unpause");
