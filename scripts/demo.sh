@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# demo.sh — berth's main job, end to end: run one container with berth-runtime.
+# demo.sh — berth's main job, end to end: the engine runs a container.
 #
-# Sets the machine up (scripts/setup.sh), makes an OCI bundle in a temp dir from
-# the busybox test rootfs and `berth-runtime spec`, edits config.json with jq
-# (no terminal, hostname berth-demo, at most 64 pids, 64 MiB of memory, a shell
-# script that reports what the container sees), runs it with
-# `berth-runtime run`, then deletes the container and the bundle.
+# Sets the machine up (scripts/setup.sh), starts berthd with its embedded
+# defaults (socket /run/berth/berth.sock, state in /var/lib/berth, runtime
+# state in /run/berth) unless one already answers there, makes an image from
+# what this machine has without any network (the busybox rootfs setup builds
+# from Debian's busybox-static, imported as berth/busybox:latest), and runs a
+# container from it with `berth run` — in its own namespaces, with docker's
+# default capabilities and seccomp profile, a memory and a pids limit, on
+# berthd's default bridge network. When the docker CLI is installed, it runs
+# one more container through it against the same socket.
 #
-# RUNTIME overrides the runtime binary (same CLI as runc), e.g.
-#   RUNTIME=runc bash scripts/demo.sh
-# Exits with the container's exit status.
+# A berthd this script started is stopped at the end (BERTH_KEEP=1 leaves it
+# running). Exits with the container's exit status.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUNTIME=${RUNTIME:-$ROOT/bin/berth-runtime}
+HOST=${BERTH_HOST:-unix:///run/berth/berth.sock}
+SOCK=${HOST#unix://}
+IMAGE=berth/busybox:latest
 ROOTFS=$ROOT/.cache/rootfs/busybox
-ID=demo-$$
+BERTH=$ROOT/bin/berth
+export BERTH_HOST=$HOST
 
 step() { echo "demo: $*" >&2; }
 die() { echo "demo: error: $*" >&2; exit 1; }
@@ -24,40 +30,48 @@ die() { echo "demo: error: $*" >&2; exit 1; }
 
 bash "$ROOT/scripts/setup.sh"
 
-command -v "$RUNTIME" >/dev/null 2>&1 || die "runtime $RUNTIME not found or not executable"
+answers() { [ -S "$SOCK" ] && timeout 5 "$BERTH" version >/dev/null 2>&1; }
 
-BUNDLE=$(mktemp -d /tmp/berth-demo.XXXXXX)
-# shellcheck disable=SC2317 # called from the EXIT trap
+STARTED=
+LOG=/run/berth/berthd.log
 cleanup() {
-  "$RUNTIME" delete --force "$ID" >/dev/null 2>&1 || true
-  rm -rf --one-file-system "$BUNDLE"
+  if [ -n "$STARTED" ] && [ "${BERTH_KEEP:-}" != 1 ]; then
+    step "stopping berthd (pid $STARTED)"
+    kill -TERM "$STARTED" 2>/dev/null || true
+    wait "$STARTED" 2>/dev/null || true
+  fi
 }
 trap cleanup EXIT
 
-step "bundle $BUNDLE (rootfs from $ROOTFS)"
-cp -a "$ROOTFS" "$BUNDLE/rootfs"
-(cd "$BUNDLE" && "$RUNTIME" spec) || die "$RUNTIME spec failed"
-[ -f "$BUNDLE/config.json" ] || die "$RUNTIME spec wrote no config.json"
+if answers; then
+  step "berthd already answers on $SOCK"
+else
+  mkdir -p /run/berth
+  step "starting berthd on $SOCK (log: $LOG)"
+  "$ROOT/bin/berthd" -H "$HOST" >>"$LOG" 2>&1 &
+  STARTED=$!
+  for _ in $(seq 100); do answers && break; kill -0 "$STARTED" 2>/dev/null || { tail -20 "$LOG" >&2; die "berthd exited"; }; sleep 0.1; done
+  answers || die "berthd does not answer on $SOCK"
+fi
 
-# What the container prints: its hostname and pid (1: its own pid namespace),
-# its capability sets and no_new_privs, its open-files limit and, where the
-# cgroup v1 pids controller is mounted in the container, the pids limit.
-# shellcheck disable=SC2016 # expanded by the container's shell, not this one
-SCRIPT='echo hostname: $(hostname); echo pid: $$; cat /proc/self/status | grep -E "^(Cap|NoNewPrivs)"; ulimit -n; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || true'
+if ! "$BERTH" image inspect "$IMAGE" >/dev/null 2>&1; then
+  step "importing $ROOTFS as $IMAGE (no network needed)"
+  tar -C "$ROOTFS" -cf - . | "$BERTH" import --change 'CMD ["sh"]' - "$IMAGE" >/dev/null
+fi
 
-jq --arg script "$SCRIPT" '
-  .process.terminal = false
-  | .process.args = ["sh", "-c", $script]
-  | .hostname = "berth-demo"
-  | .linux.resources.pids = {"limit": 64}
-  | .linux.resources.memory = {"limit": 67108864}
-' "$BUNDLE/config.json" >"$BUNDLE/config.json.new"
-mv "$BUNDLE/config.json.new" "$BUNDLE/config.json"
+# What the container prints: who and where it is, as seen from inside.
+# shellcheck disable=SC2016 # expanded by the container's shell
+SCRIPT='echo "hostname: $(hostname)"; echo "pid: $$"; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; echo "processes visible: $(ls -d /proc/[0-9]* | wc -l)"; echo "memory limit: $(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"; echo "pids limit: $(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"; ip -4 -o addr show eth0 2>/dev/null | awk "{print \"address: \" \$4}"'
 
-step "$RUNTIME run --bundle $BUNDLE $ID"
+step "berth run --rm --hostname berth-demo --memory 64m --pids-limit 64 $IMAGE"
 set +e
-"$RUNTIME" run --bundle "$BUNDLE" "$ID" </dev/null
+"$BERTH" run --rm --hostname berth-demo --memory 64m --pids-limit 64 "$IMAGE" sh -c "$SCRIPT"
 status=$?
 set -e
-step "container $ID exited with status $status"
+step "container exited with status $status"
+
+if command -v docker >/dev/null 2>&1; then
+  step "the docker CLI against berthd: docker -H $HOST run --rm $IMAGE echo ..."
+  docker -H "$HOST" run --rm "$IMAGE" echo "hello from a container started by the docker CLI through berthd"
+fi
 exit "$status"
