@@ -716,7 +716,8 @@ function validNetDevName(name: string): boolean {
   return name.length > 0 && name.length < 16 && name !== "." && name !== ".." && !/[/:\s]/.test(name);
 }
 
-const IPC_SYSCTLS = new Set([
+/** Sysctls that live in the IPC namespace (besides the fs.mqueue.* prefix). */
+export const IPC_SYSCTLS: ReadonlySet<string> = new Set([
   "kernel.msgmax",
   "kernel.msgmnb",
   "kernel.msgmni",

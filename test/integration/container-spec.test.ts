@@ -4,6 +4,7 @@
  * bin/berth-runtime; checks look from inside the container. Includes the
  * break-out attempts a default container must fail.
  */
+import { testRecord } from "../helpers/container-record.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,30 +23,7 @@ let rootfs = "";
 let cli: RuntimeCli;
 
 function record(cmd: string, config: DockerConfig = {}, hostConfig: HostConfig = {}, mounts: ResolvedMount[] = []): ContainerRecord {
-  return {
-    Id: "feedfacecafe".padEnd(64, "0"),
-    Name: "spec-test",
-    tenant: "default",
-    Created: new Date().toISOString(),
-    Image: "sha256:" + "0".repeat(64),
-    ImageName: "busybox",
-    Path: "/bin/sh",
-    Args: ["-c", cmd],
-    Config: { Env: [], ...config },
-    HostConfig: hostConfig,
-    State: { Status: "created", Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, ExitCode: 0, Error: "", StartedAt: "", FinishedAt: "" },
-    RestartCount: 0,
-    manuallyStopped: false,
-    Mounts: mounts,
-    NetworkSettings: { Ports: {}, Networks: {}, SandboxKey: "", IPAddress: "", IPPrefixLen: 0, Gateway: "", MacAddress: "" },
-    HostnamePath: "",
-    HostsPath: "",
-    ResolvConfPath: "",
-    LogPath: "",
-    runtimeRoot: "",
-    bundle: "",
-    rootfs: "",
-  };
+  return testRecord({ Id: "feedfacecafe".padEnd(64, "0"), Name: "spec-test", Args: ["-c", cmd], Config: { Env: [], ...config }, HostConfig: hostConfig, Mounts: mounts });
 }
 
 /** Build the spec, write a bundle, run it in the foreground; stdout+stderr and the exit code. */

@@ -1,3 +1,4 @@
+import { testRecord } from "../helpers/container-record.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,31 +30,7 @@ const HOST: SpecHost = {
 };
 
 function record(config: DockerConfig = {}, hostConfig: HostConfig = {}, extra: Partial<ContainerRecord> = {}): ContainerRecord {
-  return {
-    Id: "0123456789abcdef".repeat(4),
-    Name: "t",
-    tenant: "default",
-    Created: new Date(0).toISOString(),
-    Image: "sha256:" + "0".repeat(64),
-    ImageName: "busybox",
-    Path: "/bin/sh",
-    Args: ["-c", "true"],
-    Config: { Env: ["FOO=bar"], ...config },
-    HostConfig: hostConfig,
-    State: { Status: "created", Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, ExitCode: 0, Error: "", StartedAt: "", FinishedAt: "" },
-    RestartCount: 0,
-    manuallyStopped: false,
-    Mounts: [],
-    NetworkSettings: { Ports: {}, Networks: {}, SandboxKey: "", IPAddress: "", IPPrefixLen: 0, Gateway: "", MacAddress: "" },
-    HostnamePath: "",
-    HostsPath: "",
-    ResolvConfPath: "",
-    LogPath: "",
-    runtimeRoot: "/run/x",
-    bundle: "/b",
-    rootfs: "/r",
-    ...extra,
-  };
+  return testRecord({ Config: { Env: ["FOO=bar"], ...config }, HostConfig: hostConfig, runtimeRoot: "/run/x", bundle: "/b", rootfs: "/r", ...extra });
 }
 const build = (r: ContainerRecord, more: Partial<SpecInput> = {}, host = HOST) =>
   buildSpec({ record: r, rootfs: "/rootfs", cgroupsPath: "/berth/t", ...more }, host);

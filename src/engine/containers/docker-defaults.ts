@@ -103,17 +103,7 @@ export function defaultDeviceRules(): LinuxDeviceCgroup[] {
   ];
 }
 
-/** Sysctls that live in the IPC namespace (besides the fs.mqueue.* prefix). */
-export const IPC_SYSCTLS: ReadonlySet<string> = new Set([
-  "kernel.msgmax",
-  "kernel.msgmnb",
-  "kernel.msgmni",
-  "kernel.sem",
-  "kernel.shmall",
-  "kernel.shmmax",
-  "kernel.shmmni",
-  "kernel.shm_rmid_forced",
-]);
+export { IPC_SYSCTLS } from "../../oci/validate.ts";
 
 /** docker's --ulimit names (go-units) -> RLIMIT_* */
 export const ULIMIT_NAMES: Readonly<Record<string, string>> = {

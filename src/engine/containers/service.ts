@@ -37,6 +37,7 @@ import type { ContainerCounts, ContainerSource } from "../engine.ts";
 import type { ContainerRecord, CreateBody, DockerConfig, HostConfig, NetworkSettings, ResolvedMount, SpecInput } from "./model.ts";
 import { validateHealthcheck } from "./health.ts";
 import { checkName, generateName } from "./names.ts";
+import { emptySettings, type NetworkSetup } from "./networking.ts";
 import { nextBackoff, policyName, restartOnDaemonStart, shouldRestart } from "./restart-policy.ts";
 import { createdState, exitedState, runningState, ZERO_TIME } from "./status.ts";
 import { ContainerStore } from "./store.ts";
@@ -66,14 +67,6 @@ export interface MountResolver {
   prepare(record: ContainerRecord): void;
   /** at removal: release the record's volumes (remove anonymous ones when `removeVolumes`) */
   release(record: ContainerRecord, removeVolumes: boolean): Promise<void>;
-}
-
-export interface NetworkSetup {
-  netnsPath?: string;
-  settings: NetworkSettings;
-  hostsPath: string;
-  resolvConfPath: string;
-  hostnamePath: string;
 }
 
 /** A container's network (networking.ts): before it starts, after it stopped. */
@@ -209,7 +202,7 @@ export class ContainerService implements ContainerSource {
       RestartCount: 0,
       manuallyStopped: false,
       Mounts: [],
-      NetworkSettings: { Ports: {}, Networks: {}, SandboxKey: "", IPAddress: "", IPPrefixLen: 0, Gateway: "", MacAddress: "" },
+      NetworkSettings: emptySettings(),
       HostnamePath: "",
       HostsPath: "",
       ResolvConfPath: "",

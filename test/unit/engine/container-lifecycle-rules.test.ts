@@ -2,6 +2,7 @@
  * The container service's pure rules: restart policies and backoff, the
  * STATUS column, list selection, names, and the SQLite store's lookups.
  */
+import { testRecord } from "../../helpers/container-record.ts";
 import { describe, expect, test } from "bun:test";
 import { openDb } from "../../../src/engine/db.ts";
 import { selectContainers } from "../../../src/engine/containers/list.ts";
@@ -12,32 +13,8 @@ import { createdState, exitedState, humanDuration, runningState, statusText } fr
 import { ContainerStore } from "../../../src/engine/containers/store.ts";
 
 function rec(over: Partial<ContainerRecord> & { id?: string } = {}): ContainerRecord {
-  const id = over.id ?? "a".repeat(64);
-  return {
-    Id: id,
-    Name: "c",
-    tenant: "default",
-    Created: "2026-01-01T00:00:00.000Z",
-    Image: "sha256:" + "1".repeat(64),
-    ImageName: "busybox",
-    Path: "sh",
-    Args: [],
-    Config: {},
-    HostConfig: {},
-    State: createdState(),
-    RestartCount: 0,
-    manuallyStopped: false,
-    Mounts: [],
-    NetworkSettings: { Ports: {}, Networks: {}, SandboxKey: "", IPAddress: "", IPPrefixLen: 0, Gateway: "", MacAddress: "" },
-    HostnamePath: "",
-    HostsPath: "",
-    ResolvConfPath: "",
-    LogPath: "",
-    runtimeRoot: "",
-    bundle: "",
-    rootfs: "",
-    ...over,
-  };
+  const { id, ...rest } = over;
+  return testRecord({ Id: id ?? "a".repeat(64), Name: "c", Created: "2026-01-01T00:00:00.000Z", Image: "sha256:" + "1".repeat(64), Path: "sh", Args: [], ...rest });
 }
 
 const exited = (code: number) => exitedState(runningState(createdState(), 10, "2026-01-01T00:00:00Z"), code, "2026-01-01T00:00:05Z", false);
