@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { purgeNetworks } from "../integration/helpers/net.ts";
 
 export const REPO = join(import.meta.dir, "..", "..");
 export const BERTHD = join(REPO, "bin", "berthd");
@@ -110,8 +111,20 @@ export async function startBerthd(flags: string[] = [], opts: { dir?: string } =
       return await proc.exited;
     },
     cleanup: async () => {
-      if (proc.exitCode === null) proc.kill("SIGTERM");
+      // what a test left: its containers (they outlive the daemon), then its networks (host bridges, rules)
+      if (proc.exitCode === null) {
+        try {
+          const list = (await (await f("/containers/json?all=1")).json()) as { Id: string }[];
+          for (const c of list) await (await f(`/containers/${c.Id}?force=1&v=1`, { method: "DELETE" })).text();
+        } catch {}
+        proc.kill("SIGTERM");
+      }
       await proc.exited;
+      if (existsSync(join(dataRoot, "berth.db"))) {
+        try {
+          await purgeNetworks(dataRoot, join(execRoot, "netns"));
+        } catch {}
+      }
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
