@@ -126,9 +126,8 @@ export class Engine {
           // networking opens later (berthd, as root): read at each call
           networks: {
             setup: (r) => this.networking.setup(r),
-            teardown: async (r) => {
-              if (this.net) await this.net.containers.teardown(r);
-            },
+            // the settings kept for the stopped container (networks without addresses, no ports)
+            teardown: async (r) => (this.net ? await this.net.containers.teardown(r) : undefined),
             removeFiles: (r) => this.net?.containers.removeFiles(r),
           },
         });
