@@ -195,6 +195,42 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS) || !haveCni || process.getuid
     await ok(["rm", "-f", "b1", "b2"]);
   });
 
+  test("security: a container routing 127.0.0.1 to its gateway does not reach the host's loopback (CVE-2020-8558)", async () => {
+    // route_localnet is on for berth's bridges (published ports on 127.0.0.1); berth's rule drops new packets for 127/8 from a bridge
+    const seen: string[] = [];
+    const server: Server = createServer((c) => {
+      seen.push(String(c.remoteAddress));
+      c.end("host-loopback-secret\n");
+    });
+    await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+    const port = (server.address() as { port: number }).port;
+    const net = await netInspect("bridge");
+    const br = net.Options["com.docker.network.bridge.name"];
+    const gw = net.IPAM.Config[0].Gateway;
+    const dropped = () => {
+      const line = execFileSync("iptables", ["-w", "5", "-L", "BERTH-INPUT", "-v", "-n", "-x"]).toString().split("\n").find((l) => l.includes(br) && l.includes("127.0.0.0/8") && l.includes("DROP"));
+      return line ? Number(line.trim().split(/\s+/)[0]) : -1;
+    };
+    const before = dropped();
+    expect(before).toBeGreaterThanOrEqual(0);
+    try {
+      const attack = [
+        "ip route del local 127.0.0.1 table local",
+        "ip route del local 127.0.0.0/8 table local",
+        `ip route add 127.0.0.1/32 via ${gw} dev eth0`,
+        "ip route get 127.0.0.1",
+        `timeout 5 nc -w 2 127.0.0.1 ${port} </dev/null; echo rc=$?`,
+      ].join("; ");
+      const r = await dk(["run", "--rm", "--cap-add", "NET_ADMIN", "--sysctl", "net.ipv4.conf.eth0.route_localnet=1", IMG, "sh", "-c", attack]);
+      expect(r.stdout).toContain(`via ${gw} dev eth0`); // the packets did go to the host
+      expect(r.stdout).not.toContain("host-loopback-secret");
+      expect(seen).toEqual([]);
+      expect(dropped()).toBeGreaterThan(before); // and berth's rule is what stopped them
+    } finally {
+      server.close();
+    }
+  });
+
   // ------------------------------------------------------------ user-defined networks
 
   test("user network: by name and alias through berthd's DNS, traffic by address, and isolation from another network", async () => {
@@ -221,6 +257,9 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS) || !haveCni || process.getuid
     const other = (await inspect("stranger")).NetworkSettings.Networks.othernet;
     const ns = await sh("stranger", `timeout 5 nslookup srv ${other.Gateway}`);
     expect(ns.stdout).not.toContain(ip);
+    // nor from appnet's DNS (the gateway is a host address every container can send to): it answers members only
+    const asked = await sh("stranger", `timeout 5 nslookup srv ${gw}`);
+    expect(asked.stdout).not.toContain(ip);
     const blocked = await sh("stranger", NC_GET(ip));
     expect(blocked.stdout).not.toContain("hello-appnet");
     expect(blocked.stdout).toMatch(/rc=[1-9]/);
