@@ -125,6 +125,7 @@ export class Engine {
           watchers: new ContainerWatchers(opts.log),
           // networking opens later (berthd, as root): read at each call
           networks: {
+            check: (r) => (this.net ? this.net.containers.check(r) : []),
             setup: (r) => this.networking.setup(r),
             // the settings kept for the stopped container (networks without addresses, no ports)
             teardown: async (r) => (this.net ? await this.net.containers.teardown(r) : undefined),

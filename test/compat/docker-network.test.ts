@@ -339,11 +339,11 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS) || !haveCni || process.getuid
     expect(dup.code).toBe(125);
     expect((await ok(["ps", "-q", "--filter", "name=fixed2"])).trim()).toBe("");
     await dk(["rm", "-f", "fixed2"]);
-    // an address outside the subnet
+    // an address outside the subnet: refused at create (docker checks endpoint settings against a known network), no container
     const out = await dk(["run", "-d", "--name", "fixed3", "--network", "staticnet", "--ip", "192.0.2.7", IMG, "sleep", "600"]);
     expect(out.code).toBe(125);
-    expect((await ok(["ps", "-q", "--filter", "name=fixed3"])).trim()).toBe("");
-    await dk(["rm", "-f", "fixed3"]);
+    expect(out.stderr).toContain("invalid config for network staticnet");
+    expect((await ok(["ps", "-aq", "--filter", "name=fixed3"])).trim()).toBe("");
     // the default bridge: the files also carry --dns itself
     const r = await dk(["run", "--rm", "--dns", "10.9.9.9", "--dns-search", "example.test", "--add-host", "bar.test:10.4.5.6", IMG, "sh", "-c", "cat /etc/resolv.conf /etc/hosts"]);
     expect(r.code).toBe(0);
@@ -362,9 +362,10 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS) || !haveCni || process.getuid
     expect(r.stdout.split(/\s+/).filter(Boolean)).toEqual(["lo"]);
   });
 
-  test("--network host: the host's interfaces", async () => {
-    const r = await dk(["run", "--rm", "--network", "host", IMG, "ls", "/sys/class/net"]);
+  test("--network host: the host's interfaces; published ports are discarded with docker's warning", async () => {
+    const r = await dk(["run", "--rm", "--network", "host", "-p", "127.0.0.1::80", IMG, "ls", "/sys/class/net"]);
     expect(r.code).toBe(0);
+    expect(r.stderr).toContain("Published ports are discarded when using host network mode");
     const inside = r.stdout.split(/\s+/).filter(Boolean);
     expect(inside).toContain("lo");
     expect(inside).toContain(linkNames().find((n) => n !== "lo")!);
@@ -385,11 +386,19 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS) || !haveCni || process.getuid
   // ------------------------------------------------------------ bad input
 
   test("bad input: unknown network, port already bound, overlapping subnet", async () => {
+    // as docker: the network may not exist at create (it is looked up at start), so run leaves a Created container
     const unknown = await dk(["run", "-d", "--name", "lost", "--network", "nosuchnet", IMG, "sleep", "600"]);
     expect(unknown.code).toBe(125);
     expect(unknown.stderr).toContain("network nosuchnet not found");
+    expect(unknown.stderr).not.toContain("Unable to find image"); // not a 404 at create (the CLI would pull)
     expect((await ok(["ps", "-q", "--filter", "name=lost"])).trim()).toBe("");
-    await dk(["rm", "-f", "lost"]);
+    expect((await inspect("lost")).State.Status).toBe("created");
+    await ok(["rm", "-f", "lost"]);
+    // ports with another container's network: docker's conflict, at create
+    const conflict = await dk(["run", "-d", "--name", "lost2", "--network", "container:holder-none", "-p", "80", IMG, "true"]);
+    expect(conflict.code).toBe(125);
+    expect(conflict.stderr).toContain("conflicting options: port publishing and the container type network mode");
+    expect((await ok(["ps", "-aq", "--filter", "name=lost2"])).trim()).toBe("");
 
     const port = await freePort();
     await ok(["run", "-d", "--name", "holder", "-p", `127.0.0.1:${port}:80`, IMG, ...HTTPD("holder")]);
@@ -443,6 +452,33 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS) || !haveCni || process.getuid
     await ok(["rm", "-f", "once", "flappy"]);
     await ok(["network", "rm", "cyclenet"]);
     expect(await leftovers({ root: d.dataRoot, netnsDir: netnsDir(), networks: [net], containers: [once.Id, flappy.Id] })).toEqual(NO_LEAKS);
+  });
+
+  test("berthd kill -9 with containers that keep running: names, ports and isolation still hold; rm then leaves nothing", async () => {
+    await ok(["network", "create", "livenet"]);
+    const net = hostNames(await netInspect("livenet"));
+    const port = await freePort();
+    await ok(["run", "-d", "--name", "l1", "--network", "livenet", "--network-alias", "lalias", "-p", `127.0.0.1:${port}:80`, IMG, ...HTTPD("still-here")]);
+    await ok(["run", "-d", "--name", "l2", "--network", "livenet", IMG, "sleep", "600"]);
+    await until("l1 serving", async () => (await tcpGet("127.0.0.1", port)).includes("still-here"));
+    const ids = await Promise.all(["l1", "l2"].map(async (n) => (await inspect(n)).Id as string));
+    d.proc.kill("SIGKILL");
+    await d.proc.exited;
+    const d2 = await startBerthd([], { dir: d.dir });
+    extra.push(d2);
+    d = d2;
+    const l1 = await inspect("l1");
+    expect(l1.State.Running).toBe(true);
+    const ep = l1.NetworkSettings.Networks.livenet;
+    expect(ep.IPAddress).toMatch(/^\d/);
+    expect(await tcpGet("127.0.0.1", port)).toContain("still-here");
+    for (const name of ["l1", "lalias"]) expect((await sh("l2", `nslookup ${name} ${ep.Gateway}`)).stdout).toContain(`Address: ${ep.IPAddress}`);
+    // the port is still held: another container cannot take it
+    const clash = await dk(["run", "-d", "--name", "l3", "-p", `127.0.0.1:${port}:80`, IMG, "sleep", "600"]);
+    expect(clash.code).toBe(125);
+    await ok(["rm", "-f", "l1", "l2", "l3"]);
+    await ok(["network", "rm", "livenet"]);
+    expect(await leftovers({ root: d.dataRoot, netnsDir: netnsDir(), networks: [net], containers: ids })).toEqual(NO_LEAKS);
   });
 
   test("berthd kill -9 with running containers that die meanwhile: the restarted daemon leaves nothing", async () => {
