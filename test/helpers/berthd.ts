@@ -112,7 +112,14 @@ export async function startBerthd(flags: string[] = [], opts: { dir?: string } =
     cleanup: async () => {
       if (proc.exitCode === null) proc.kill("SIGTERM");
       await proc.exited;
-      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (opts.dir) return;
+      // a stopped berthd keeps its networks up (the default bridge, as docker0): remove them, or
+      // every test daemon holds an address pool (and a bridge) until the machine reboots
+      if (process.getuid?.() === 0 && existsSync(join(dataRoot, "berth.db"))) {
+        const { purgeNetworks } = await import("../integration/helpers/net.ts");
+        await purgeNetworks(dataRoot, join(execRoot, "netns")).catch((e) => console.error(`berthd test cleanup: networks of ${dataRoot}:`, e));
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
