@@ -125,10 +125,10 @@ export class Engine {
           watchers: new ContainerWatchers(opts.log),
           // networking opens later (berthd, as root): read at each call
           networks: {
+            check: (r) => (this.net ? this.net.containers.check(r) : []),
             setup: (r) => this.networking.setup(r),
-            teardown: async (r) => {
-              if (this.net) await this.net.containers.teardown(r);
-            },
+            // the settings kept for the stopped container (networks without addresses, no ports)
+            teardown: async (r) => (this.net ? await this.net.containers.teardown(r) : undefined),
             removeFiles: (r) => this.net?.containers.removeFiles(r),
           },
         });

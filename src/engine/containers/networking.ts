@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { BerthError, invalidArgument } from "../../errors.ts";
 import { extraHostLines, resolvConf } from "../network/etc-files.ts";
 import { DEFAULT_NETWORK, type NetworkManager } from "../network/manager.ts";
+import { checkStaticIp } from "../network/subnets.ts";
 import type { AttachResult, Network, PortBinding, PortRequest } from "../network/model.ts";
 import { isNsMount } from "../network/netns.ts";
 import type { ContainerLookup, ContainerRecord, EndpointSettings, NetworkSettings } from "./model.ts";
@@ -268,6 +269,65 @@ export class ContainerNetworking {
   }
 
   /**
+   * At create, as docker's daemon does: the network settings a start would
+   * refuse (NetworkMode, unknown networks or containers, aliases and static
+   * addresses where they cannot be, port specs), with no effect. Returns
+   * docker's warnings (published ports in host mode are discarded).
+   */
+  check(record: ContainerRecord): string[] {
+    const mode = networkMode(record);
+    const hc = record.HostConfig;
+    const warnings: string[] = [];
+    if (mode.kind === "host" || mode.kind === "container") {
+      if ((hc.PortBindings && Object.values(hc.PortBindings).some((l) => l?.length)) || hc.PublishAllPorts) {
+        if (mode.kind === "container") throw invalidArgument("conflicting options: port publishing and the container type network mode");
+        warnings.push("Published ports are discarded when using host network mode");
+      }
+    }
+    // as docker: a network or container: target that does not exist (yet) is the start's error, not create's
+    if (mode.kind !== "network") {
+      if (Object.keys(record.NetworkingConfig?.EndpointsConfig ?? {}).some((k) => k !== hc.NetworkMode && !(k === "host" && mode.kind === "host") && !(k === "none" && mode.kind === "none"))) {
+        throw invalidArgument("container sharing network namespace with another container or host cannot be connected to any other network");
+      }
+      return warnings;
+    }
+    portRequests(record);
+    const resolve = (ref: string): Network | undefined => {
+      if (ref === DEFAULT_NETWORK || ref === "default" || ref === "") return undefined;
+      try {
+        return this.net.get(record.tenant, ref);
+      } catch (e) {
+        if (e instanceof BerthError && e.code === "NotFound") return undefined;
+        throw e;
+      }
+    };
+    const known = (ref: string) => ref === DEFAULT_NETWORK || ref === "default" || ref === "" || resolve(ref) !== undefined;
+    const primary = resolve(mode.network);
+    const eps = Object.entries(record.NetworkingConfig?.EndpointsConfig ?? {});
+    const checkOne = (net: Network | undefined, key: string, cfg: EndpointSettings | null | undefined) => {
+      const c = cfg ?? {};
+      if (!net && !known(key)) return; // checked against the network at start
+      const isDefault = !net || net.isDefault;
+      if ((c.Aliases ?? []).length && isDefault) throw invalidArgument("network-scoped alias is supported only for containers in user defined networks");
+      const ip = c.IPAMConfig?.IPv4Address;
+      if (ip) {
+        if (isDefault || !net!.userSubnet || !net!.subnet) throw invalidArgument("user specified IP address is supported only when connecting to networks with user configured subnets");
+        try {
+          checkStaticIp(ip, net!.subnet, net!.gateway, "IPv4Address");
+        } catch (e) {
+          // docker's wording: "invalid config for network N: ..."
+          if (e instanceof BerthError) throw new BerthError(e.code, `invalid config for network ${key}: ${e.message}`);
+          throw e;
+        }
+      }
+      if (net) this.checkEndpointConfig(net, c, key);
+    };
+    if (!eps.length) checkOne(primary, mode.network, {});
+    for (const [k, cfg] of eps) checkOne(resolve(k), k, cfg);
+    return warnings;
+  }
+
+  /**
    * Make the container's network before the runtime creates it. On error,
    * nothing is left behind (attachments, netns, reserved ports).
    */
@@ -276,10 +336,7 @@ export class ContainerNetworking {
     const dir = opts.dir ?? this.dirOf(record);
     const hc = record.HostConfig;
     if (mode.kind === "host") {
-      if ((hc.PortBindings && Object.values(hc.PortBindings).some((l) => l?.length)) || hc.PublishAllPorts) {
-        // docker ignores published ports in host mode (with a warning); berth refuses, so nothing silently differs
-        throw invalidArgument("PortBindings: published ports are discarded when using host network mode");
-      }
+      // published ports are discarded in host mode, as docker does (create warned)
       const hostHosts = readText(this.opts.hostHostsPath ?? "/etc/hosts");
       const extra = extraHostLines(hc.ExtraHosts ?? undefined);
       const hostResolv = readText(this.opts.hostResolvConfPath ?? "/etc/resolv.conf");

@@ -71,6 +71,8 @@ export interface MountResolver {
 
 /** A container's network (networking.ts): before it starts, after it stopped. */
 export interface ContainerNetworks {
+  /** at create, no effects: throws on network settings a start would refuse; returns docker's warnings */
+  check?(record: ContainerRecord): string[];
   setup(record: ContainerRecord): Promise<NetworkSetup>;
   /** after the container stopped (idempotent) */
   teardown(record: ContainerRecord): Promise<NetworkSettings | void>;
@@ -211,6 +213,8 @@ export class ContainerService implements ContainerSource {
       bundle: join(monitorDir(this.d.execRoot, id), "bundle"),
       rootfs: "",
     };
+    // docker checks networks at create: an unknown network makes no container
+    const warnings = this.d.networks?.check?.(rec) ?? [];
     mkdirSync(dataDir, { recursive: true, mode: 0o710 });
     let prepared = false;
     try {
@@ -226,7 +230,7 @@ export class ContainerService implements ContainerSource {
       throw e;
     }
     this.emit(rec, "create");
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   private nameConflict(name: string, id: string): BerthError {
