@@ -350,7 +350,13 @@ export async function startPodman(tmp: string): Promise<Engine> {
         if (!processes().some((p) => p.pid !== process.pid && p.state !== "Z" && p.cmdline.includes(dir))) break;
         await Bun.sleep(100);
       }
-X, rootfsTar(tmp), e.image], "podman import");
+      reapOrphans();
+      if (!hadBridge && existsSync("/sys/class/net/cni-podman0")) quiet(["ip", "link", "del", "cni-podman0"]);
+      unmountAndRemove(dir);
+    },
+  };
+  try {
+    sh([...cli, "import", rootfsTar(tmp), e.image], "podman import");
   } catch (err) {
     await e.stop();
     throw err;
