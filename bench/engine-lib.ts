@@ -23,7 +23,7 @@ import { BenchError, REPO, ROOTFS, die, removeTree, setup, sh } from "./lib.ts";
 import { reapChild, setChildSubreaper } from "../src/runtime/sys/reaper.ts";
 
 export const DOCKER = process.env.DOCKER ?? "/usr/local/bin/docker";
-export const BERTHD = join(REPO, "bin", "berthd");
+export const BERTHD = process.env.BERTHD ?? join(REPO, "bin", "berthd");
 export const ENGINE_NAMES = ["berthd", "dockerd", "podman"] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
