@@ -1132,7 +1132,7 @@ static int run(struct ins *in, struct err *e)
 	case OP_MOVE_MOUNT:
 		return idmap_step(in, e);
 	case OP_MONITOR:
-		return monitor_step(in, syncfd, e);
+		return monitor_step(in, syncfd, &consfd, e);
 	case OP_PERSONALITY:
 	case OP_IOPRIO:
 	case OP_SCHED_ATTR:

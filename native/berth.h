@@ -50,8 +50,10 @@ int feature_step(const struct ins *in, struct err *e);
 int link_up(const char *name, struct err *e);
 
 /* Monitor mode (native/monitor.c): MONITOR returns 0 only in the process that
- * runs the rest of the plan; CLONE's parent there reports the container's pid. */
-int monitor_step(const struct ins *in, int syncfd, struct err *e);
+ * runs the rest of the plan; CLONE's parent there reports the container's pid.
+ * With a terminal, *consfd becomes the console socket whose other end the
+ * monitor holds (the PTY step sends the master there). */
+int monitor_step(const struct ins *in, int syncfd, int *consfd, struct err *e);
 void monitor_cloned(pid_t pid);
 
 /*

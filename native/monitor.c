@@ -22,11 +22,12 @@
  *   exit.json     written atomically once C has exited: {"pid","exitCode","signal","exitedAt"}
  * and the log at its own path (rotated next to it).
  *
- * Terminals (designed, not built: it needs the PTY op of the exec work): a
- * flag would add a socketpair whose one end W adopts with CONSOLE(fd); the
- * container's PTY step sends its master there; berth-monitor then reads and
- * writes the master in place of the stdout and stdin pipes and applies RESIZE
- * with TIOCSWINSZ.
+ * Terminals (MON_TERMINAL): no stdio pipes; a socketpair instead, one end for
+ * M, the other W's console socket (as CONSOLE would set it). The container's
+ * PTY step, inside its own devpts, sends the pty master there; berth-monitor
+ * receives it and reads and writes the master in place of the pipes, and
+ * applies RESIZE with TIOCSWINSZ. Until the PTY step, the container's stdio is
+ * /dev/null.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,6 +49,8 @@
 #include "monitor/fds.h"
 
 #define MON_OPEN_STDIN 1u
+#define MON_TERMINAL 2u
+#define MON_STDIN_ONCE 4u
 
 static int worker_pipe = -1; /* in W: C's pid goes there */
 
@@ -132,13 +135,14 @@ static void __attribute__((noreturn)) exec_monitor(int exe, const int fds[MFD_CO
 }
 
 /* MONITOR(exe, dir, log, maxSize, maxFiles, flags). Returns 0 in W; M and the top never return. */
-int monitor_step(const struct ins *in, int syncfd, struct err *e)
+int monitor_step(const struct ins *in, int syncfd, int *consfd, struct err *e)
 {
 	const char *exe_path = in->s[0], *dir = in->s[1], *log = in->s[2], *logname = "";
 	uint32_t max_files = in->n[1], flags = in->n[2];
-	int out[2], err[2], inp[2] = { -1, -1 }, pp[2], logdir = -1, logfd = -1;
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, inp[2] = { -1, -1 }, cons[2] = { -1, -1 }, pp[2], logdir = -1, logfd = -1;
+	int tty = (flags & MON_TERMINAL) != 0;
 	(void)syncfd; /* M closes it with everything else: the runtime's EOF comes from C */
-	if (flags & ~MON_OPEN_STDIN || max_files < 1)
+	if (flags & ~(MON_OPEN_STDIN | MON_TERMINAL | MON_STDIN_ONCE) || max_files < 1)
 		return fail_msg(e, EINVAL, "monitor: bad flags 0x%x or max files %u", flags, max_files);
 	/* X_OK also fails on a noexec mount: the exec after the fork must not */
 	int exe = access(exe_path, X_OK) < 0 ? -1 : open(exe_path, O_PATH | O_CLOEXEC);
@@ -159,9 +163,11 @@ int monitor_step(const struct ins *in, int syncfd, struct err *e)
 	int lsock = listen_attach(dirfd, dir, e);
 	if (lsock < 0)
 		return -1;
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || pipe2(pp, O_CLOEXEC) < 0 ||
-	    ((flags & MON_OPEN_STDIN) && pipe2(inp, O_CLOEXEC) < 0))
+	if (pipe2(pp, O_CLOEXEC) < 0 ||
+	    (!tty && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || ((flags & MON_OPEN_STDIN) && pipe2(inp, O_CLOEXEC) < 0))))
 		return fail(e, errno, "monitor: pipes");
+	if (tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cons) < 0)
+		return fail(e, errno, "monitor: console socket");
 	if (nonblock(out[0]) < 0 || nonblock(err[0]) < 0 || nonblock(inp[1]) < 0)
 		return fail(e, errno, "monitor: pipes");
 
@@ -189,14 +195,20 @@ int monitor_step(const struct ins *in, int syncfd, struct err *e)
 	if (w == 0) {
 		/* W: the container's stdio, nothing of M's */
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		int null = inp[0] < 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : inp[0];
-		if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
+		/* with a terminal, /dev/null until the PTY step makes the slave the stdio */
+		int null = inp[0] < 0 ? open("/dev/null", (tty ? O_RDWR : O_RDONLY) | O_CLOEXEC) : inp[0];
+		if (null < 0 || dup2(null, 0) < 0 || dup2(tty ? null : out[1], 1) < 0 || dup2(tty ? null : err[1], 2) < 0)
 			return fail(e, errno, "monitor: container stdio");
-		int mine[] = { exe, dirfd, lockfd, logdir, logfd, lsock, out[0], out[1], err[0], err[1], inp[1], pp[0], null };
+		int mine[] = { exe, dirfd, lockfd, logdir, logfd, lsock, out[0], out[1], err[0], err[1], inp[1], pp[0], null, cons[0] };
 		for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++)
 			if (mine[i] > 2)
 				close(mine[i]);
 		worker_pipe = pp[1];
+		if (tty) {
+			if (*consfd >= 0)
+				close(*consfd);
+			*consfd = cons[1];
+		}
 		return 0;
 	}
 	/* M: no signal from a terminal or a process group; these stay ignored across exec */
@@ -213,11 +225,13 @@ int monitor_step(const struct ins *in, int syncfd, struct err *e)
 		[MFD_DIR - MFD_DIR] = dirfd, [MFD_LOCK - MFD_DIR] = lockfd, [MFD_LISTEN - MFD_DIR] = lsock,
 		[MFD_OUT - MFD_DIR] = out[0], [MFD_ERR - MFD_DIR] = err[0], [MFD_IN - MFD_DIR] = inp[1],
 		[MFD_PID - MFD_DIR] = pp[0], [MFD_LOGDIR - MFD_DIR] = logdir, [MFD_LOG - MFD_DIR] = logfd,
+		[MFD_CONSOLE - MFD_DIR] = cons[0],
 	};
-	char wpid[16], max_size[24], files[16];
+	char wpid[16], max_size[24], files[16], opts[16];
 	snprintf(wpid, sizeof wpid, "%d", w);
 	snprintf(max_size, sizeof max_size, "%llu", (unsigned long long)in->n[0]);
 	snprintf(files, sizeof files, "%u", max_files);
-	char *argv[] = { "berth-monitor", wpid, max_size, files, (char *)logname, NULL };
+	snprintf(opts, sizeof opts, "%u", flags);
+	char *argv[] = { "berth-monitor", wpid, max_size, files, (char *)logname, opts, NULL };
 	exec_monitor(exe, fds, argv);
 }

@@ -36,9 +36,10 @@ quietly() {
 #   podman, conmon, containerd         real engines driving berth-runtime (test/compat)
 #   docker-registry      the OCI registry the registry client's tests push to and pull from
 #   containernetworking-plugins, iptables   CNI plugins (bridge, host-local, portmap, firewall, loopback) for berthd networks
+#   tini                 docker-init for `docker run --init` (/usr/bin/tini-static, bound at /sbin/docker-init)
 PACKAGES=(build-essential pkg-config libseccomp2 libseccomp-dev busybox-static runc
   iproute2 util-linux procps jq podman conmon containerd docker-registry
-  containernetworking-plugins iptables)
+  containernetworking-plugins iptables tini)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()

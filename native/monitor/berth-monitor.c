@@ -18,6 +18,10 @@
  *   client -> monitor: 0 STDIN bytes (length 0: close the container's stdin),
  *                      4 RESIZE (u16 rows, u16 cols, big-endian; ignored
  *                      without a terminal)
+ *                      a half-close (shutdown write): this client's input has
+ *                      ended; with StdinOnce and no terminal, the container's
+ *                      stdin is closed (as it is when a client that wrote to
+ *                      it disconnects). The client still gets its output.
  *   monitor -> client: 1 STDOUT, 2 STDERR (live output from connect time on),
  *                      3 EXIT (exit.json's text, last, then the connection closes)
  * As with docker attach, an attached stream loses nothing: while a client has
@@ -26,6 +30,12 @@
  * the log waits with it. After the container's exit, clients get 2 seconds to
  * take the rest. Anything else from a client (an unknown type, a RESIZE not 4
  * bytes long) disconnects it. Up to 64 clients.
+ *
+ * With a terminal (berth-init passes the console socket, MFD_CONSOLE), the
+ * container's PTY step sends the pty master there: its output is stream 1
+ * (stdout), clients' stdin goes to it (OpenStdin), RESIZE sets its size. A
+ * terminal's stdin is never closed for a client's end (docker: StdinOnce does
+ * not apply to a tty), so a later client can type again.
  */
 #include "nolibc.h"
 #include "fds.h"
@@ -37,6 +47,15 @@
 #define WNOHANG 1
 #define SOCK_NONBLOCK O_NONBLOCK
 #define SOCK_CLOEXEC O_CLOEXEC
+#define MSG_DONTWAIT 0x40
+#define MSG_CMSG_CLOEXEC 0x40000000
+#define TIOCSWINSZ 0x5414
+#define POLLHUP_ERR (POLLHUP | POLLERR)
+
+/* MONITOR's flags (native/monitor.c) */
+#define MON_OPEN_STDIN 1
+#define MON_TERMINAL 2
+#define MON_STDIN_ONCE 4
 
 enum { F_STDIN = 0, F_STDOUT = 1, F_STDERR = 2, F_EXIT = 3, F_RESIZE = 4 };
 
@@ -48,10 +67,15 @@ struct client {
 	unsigned char small[4];
 	int slot;            /* its buffer in m.obuf */
 	unsigned olen, ooff; /* output it has not taken yet */
+	unsigned char eof;   /* it has half-closed: no more input, output still goes to it */
+	unsigned char wrote; /* it sent stdin bytes */
 };
 
 static struct {
 	int out, err, in, log; /* -1 when closed */
+	int cons, tty;         /* the console socket until the master came; the pty master */
+	unsigned flags;        /* MON_* */
+	int in_closing;        /* close stdin once the pending bytes are written */
 	const char *logname;
 	unsigned long long max_size, size;
 	unsigned max_files;
@@ -174,8 +198,12 @@ static int again(ssize_t r)
 	return r == -EAGAIN || r == -EINTR;
 }
 
+static void stdin_end(void);
+
 static void drop(int i)
 {
+	if (m.cl[i].wrote && !m.cl[i].eof)
+		stdin_end(); /* a client that wrote to stdin is gone: its input has ended */
 	sys_close(m.cl[i].fd);
 	m.slots &= ~(1ULL << m.cl[i].slot);
 	m.cl[i] = m.cl[--m.ncl];
@@ -271,6 +299,18 @@ static void stdin_close(void)
 {
 	closefd(&m.in);
 	m.plen = m.poff = 0;
+	m.in_closing = 0;
+}
+
+/* A client's input has ended: with StdinOnce (and no terminal), so has the container's, once what is pending is written. */
+static void stdin_end(void)
+{
+	if (!(m.flags & MON_STDIN_ONCE) || (m.flags & MON_TERMINAL))
+		return;
+	if (m.plen > m.poff)
+		m.in_closing = 1;
+	else
+		stdin_close();
 }
 
 /* Write pending stdin bytes; returns 1 while some are left (the pipe is full). */
@@ -289,24 +329,40 @@ static int stdin_flush(void)
 		m.poff += w;
 	}
 	m.plen = m.poff = 0;
+	if (m.in_closing)
+		stdin_close();
 	return 0;
 }
 
-/* Read what client i sent; returns -1 if it must be dropped. */
-static int client_read(int i)
+static void client_eof(struct client *c)
+{
+	c->eof = 1;
+	c->hlen = 0;
+	stdin_end();
+}
+
+/*
+ * Read what client i sent; returns -1 if it must be dropped. At the end of its
+ * input: with hup (POLLHUP: it closed the connection) it is gone; else it
+ * half-closed and still takes output.
+ */
+static int client_read(int i, int hup)
 {
 	struct client *c = &m.cl[i];
+	ssize_t r;
 	for (;;) {
-		ssize_t r;
 		if (c->hlen < 8) {
 			r = sys_read(c->fd, c->hdr + c->hlen, 8 - c->hlen);
 			if (r <= 0)
-				return again(r) ? 0 : -1;
+				goto out;
 			if ((c->hlen += r) < 8)
 				continue;
 			c->left = (unsigned)c->hdr[4] << 24 | c->hdr[5] << 16 | c->hdr[6] << 8 | c->hdr[7];
 			if (c->hdr[0] == F_STDIN && c->left == 0) {
-				stdin_close();
+				if (m.plen > m.poff)
+					m.in_closing = 1;
+				else
+					stdin_close();
 				c->hlen = 0;
 				continue;
 			}
@@ -316,23 +372,34 @@ static int client_read(int i)
 		if (c->hdr[0] == F_RESIZE) {
 			r = sys_read(c->fd, c->small + (4 - c->left), c->left);
 			if (r <= 0)
-				return again(r) ? 0 : -1;
-			if ((c->left -= r) == 0)
-				c->hlen = 0; /* no terminal yet: nothing to resize (native/monitor.c, "Terminals") */
+				goto out;
+			if ((c->left -= r) == 0) {
+				c->hlen = 0;
+				unsigned short ws[4] = { c->small[0] << 8 | c->small[1], c->small[2] << 8 | c->small[3], 0, 0 };
+				if (m.tty >= 0) /* the kernel tells the foreground process group (SIGWINCH) */
+					sys_ioctl(m.tty, TIOCSWINSZ, ws);
+			}
 			continue;
 		}
 		r = sys_read(c->fd, m.pend, c->left < IOBUF ? c->left : IOBUF);
 		if (r <= 0)
-			return again(r) ? 0 : -1;
+			goto out;
 		if ((c->left -= r) == 0)
 			c->hlen = 0;
-		if (m.in >= 0) {
+		if (m.in >= 0 && !m.in_closing) {
+			c->wrote = 1;
 			m.plen = r;
 			m.poff = 0;
 			if (stdin_flush())
 				return 0; /* no more from clients until the pipe takes this */
 		}
 	}
+out:
+	if (r == 0 && !hup) {
+		client_eof(c);
+		return 0;
+	}
+	return again(r) ? 0 : -1;
 }
 
 static void accept_clients(void)
@@ -347,6 +414,49 @@ static void accept_clients(void)
 		m.slots |= 1ULL << slot;
 		m.cl[m.ncl++] = (struct client){ .fd = fd, .slot = slot };
 	}
+}
+
+/* ---- the terminal ---- */
+
+struct user_msghdr {
+	void *name;
+	int namelen;
+	struct iovec *iov;
+	size_t iovlen;
+	void *control;
+	size_t controllen;
+	unsigned flags;
+};
+
+/* The pty master from the container's PTY step (or EOF: it failed before). */
+static void console_recv(void)
+{
+	char name[16];
+	unsigned long ctl[8]; /* cmsghdr {size_t len; int level, type;} and the fds, long-aligned */
+	struct iovec iov = { name, sizeof name };
+	struct user_msghdr msg = { 0, 0, &iov, 1, ctl, sizeof ctl, 0 };
+	ssize_t r = sys_recvmsg(m.cons, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (again(r))
+		return;
+	closefd(&m.cons); /* one message only */
+	if (r <= 0 || msg.controllen < 16 + sizeof(int))
+		return;
+	int level, type, fd, n = (int)((((size_t *)ctl)[0] - 16) / sizeof(int));
+	memcpy(&level, (char *)ctl + 8, 4);
+	memcpy(&type, (char *)ctl + 12, 4);
+	for (int i = 0; i < n; i++) { /* SOL_SOCKET, SCM_RIGHTS: the first fd; any other is closed */
+		memcpy(&fd, (char *)ctl + 16 + i * sizeof(int), sizeof(int));
+		if (i == 0 && level == 1 && type == 1 && m.tty < 0)
+			m.tty = fd;
+		else
+			sys_close(fd);
+	}
+	if (m.tty < 0)
+		return;
+	sys_fcntl(m.tty, F_SETFL, sys_fcntl(m.tty, F_GETFL, 0) | O_NONBLOCK);
+	m.out = sys_fcntl(m.tty, F_DUPFD_CLOEXEC, 0);
+	if (m.flags & MON_OPEN_STDIN)
+		m.in = sys_fcntl(m.tty, F_DUPFD_CLOEXEC, 0);
 }
 
 /* ---- the container's output ---- */
@@ -381,6 +491,8 @@ static void __attribute__((noreturn)) finish(pid_t pid, int status)
 	 * may hold the pipes and go on writing: take what is there, up to 8 MiB a stream.
 	 * Clients get 2 seconds in all to take what is theirs, then are dropped. */
 	long long deadline = monotonic_ms() + 2000; /* for clients, now that the container is gone */
+	if (m.cons >= 0)
+		console_recv();
 	for (int s = 1; s <= 2; s++)
 		for (int i = 0; i < 1024 && (s == 1 ? m.out : m.err) >= 0; i++) {
 			flush_until(deadline);
@@ -437,10 +549,10 @@ static int reap(pid_t c, int *status)
 
 int monitor_main(int argc, char **argv)
 {
-	long long worker = argc == 5 ? parse_uint(argv[1]) : -1, max_size = argc == 5 ? parse_uint(argv[2]) : -1,
-		  max_files = argc == 5 ? parse_uint(argv[3]) : -1;
-	if (worker <= 0 || max_size < 0 || max_files < 1) {
-		static const char usage[] = "usage: berth-monitor <worker pid> <max size> <max files> <log name> (started by berth-init)\n";
+	long long worker = argc == 6 ? parse_uint(argv[1]) : -1, max_size = argc == 6 ? parse_uint(argv[2]) : -1,
+		  max_files = argc == 6 ? parse_uint(argv[3]) : -1, flags = argc == 6 ? parse_uint(argv[5]) : -1;
+	if (worker <= 0 || max_size < 0 || max_files < 1 || flags < 0) {
+		static const char usage[] = "usage: berth-monitor <worker pid> <max size> <max files> <log name> <flags> (started by berth-init)\n";
 		sys_write(2, usage, sizeof usage - 1);
 		return 2;
 	}
@@ -449,14 +561,18 @@ int monitor_main(int argc, char **argv)
 	m.max_size = max_size;
 	m.max_files = max_files;
 	m.logname = argv[4];
-	m.out = MFD_OUT, m.err = MFD_ERR, m.in = MFD_IN, m.log = MFD_LOG;
+	m.flags = flags;
+	m.out = MFD_OUT, m.err = MFD_ERR, m.in = MFD_IN, m.log = MFD_LOG, m.cons = MFD_CONSOLE, m.tty = -1;
 	long size = sys_lseek_end(m.log);
 	if (size < 0)
 		m.log = -1; /* no log */
 	else
 		m.size = size;
-	if (SYS(__NR_fcntl, m.in, F_GETFD, 0, 0, 0, 0) < 0)
-		m.in = -1;
+	/* closed slots: no stdin; with a terminal, no pipes but the console socket */
+	int *slots[] = { &m.in, &m.out, &m.err, &m.cons };
+	for (unsigned i = 0; i < sizeof slots / sizeof slots[0]; i++)
+		if (sys_fcntl(*slots[i], F_GETFD, 0) < 0)
+			*slots[i] = -1;
 
 	/* The container's pid, from the worker; EOF: it failed before CLONE (and told the runtime). */
 	unsigned char b[4];
@@ -492,7 +608,7 @@ int monitor_main(int argc, char **argv)
 	if (reap(c, &status))
 		finish(c, status);
 
-	struct pollfd pf[5 + MAX_CLIENTS];
+	struct pollfd pf[6 + MAX_CLIENTS];
 	for (;;) {
 		/* stdin waiting for the pipe: no more from clients; output waiting for a client: no more output */
 		int blocked = m.plen > m.poff, hold = held(), n = 0;
@@ -501,9 +617,11 @@ int monitor_main(int argc, char **argv)
 		pf[n++] = (struct pollfd){ hold ? -1 : m.err, POLLIN, 0 };
 		pf[n++] = (struct pollfd){ MFD_LISTEN, POLLIN, 0 };
 		pf[n++] = (struct pollfd){ blocked ? m.in : -1, POLLOUT, 0 };
+		pf[n++] = (struct pollfd){ m.cons, POLLIN, 0 };
 		for (int i = 0; i < m.ncl; i++) {
-			short ev = (blocked ? 0 : POLLIN) | (m.cl[i].olen ? POLLOUT : 0);
-			pf[n++] = (struct pollfd){ ev ? m.cl[i].fd : -1, ev, 0 };
+			/* a half-closed client is polled for its hangup (POLLHUP is always reported) */
+			short ev = (blocked || m.cl[i].eof ? 0 : POLLIN) | (m.cl[i].olen ? POLLOUT : 0);
+			pf[n++] = (struct pollfd){ ev || m.cl[i].eof ? m.cl[i].fd : -1, ev, 0 };
 		}
 		if (sys_ppoll(pf, n) < 0)
 			continue; /* EINTR */
@@ -517,6 +635,8 @@ int monitor_main(int argc, char **argv)
 		/* new clients first: one that connected before the output was read gets it */
 		if (pf[3].revents)
 			accept_clients();
+		if (pf[5].revents)
+			console_recv();
 		if (pf[1].revents)
 			pump(1);
 		if (pf[2].revents)
@@ -525,10 +645,11 @@ int monitor_main(int argc, char **argv)
 			stdin_flush();
 		/* from the last: a drop moves the last client into the hole */
 		for (int i = m.ncl - 1; i >= 0; i--) {
-			struct pollfd *p = &pf[5 + i];
-			if (5 + i >= n || p->fd != m.cl[i].fd || !p->revents)
+			struct pollfd *p = &pf[6 + i];
+			if (6 + i >= n || p->fd != m.cl[i].fd || !p->revents)
 				continue;
-			if ((m.cl[i].olen && client_flush(i) < 0) || (p->events & POLLIN && client_read(i) < 0))
+			if ((m.cl[i].olen && client_flush(i) < 0) || (p->events & POLLIN && client_read(i, p->revents & POLLHUP) < 0) ||
+			    (m.cl[i].eof && p->revents & POLLHUP_ERR))
 				drop(i);
 		}
 	}

@@ -75,6 +75,9 @@ static inline int sys_ppoll(struct pollfd *p, unsigned n) { return SYS(__NR_ppol
 static inline int sys_accept4(int fd, int flags) { return SYS(__NR_accept4, fd, 0, 0, flags, 0, 0); }
 static inline pid_t sys_wait4(pid_t pid, int *status, int options) { return SYS(__NR_wait4, pid, status, options, 0, 0, 0); }
 static inline int sys_signalfd(const unsigned long *mask, int flags) { return SYS(__NR_signalfd4, -1, mask, 8, flags, 0, 0); }
+static inline ssize_t sys_recvmsg(int fd, void *msg, int flags) { return SYS(__NR_recvmsg, fd, msg, flags, 0, 0, 0); }
+static inline int sys_ioctl(int fd, unsigned long req, void *arg) { return SYS(__NR_ioctl, fd, req, arg, 0, 0, 0); }
+static inline int sys_fcntl(int fd, int cmd, long arg) { return SYS(__NR_fcntl, fd, cmd, arg, 0, 0, 0); }
 static inline int sys_clock_realtime(struct timespec64 *ts) { return SYS(__NR_clock_gettime, 0 /* CLOCK_REALTIME */, ts, 0, 0, 0, 0); }
 static inline __attribute__((noreturn)) void sys_exit(int code)
 {

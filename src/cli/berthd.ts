@@ -10,7 +10,7 @@
  * SIGTERM or SIGINT: clean shutdown (a second one exits at once).
  */
 import { BerthError, exitStatus } from "../errors.ts";
-import { dockerApi } from "../api/docker/server.ts";
+import { dockerHandlers } from "../api/docker/server.ts";
 import { Daemon } from "../engine/daemon.ts";
 import { createLogger } from "../engine/logger.ts";
 import { VERSION } from "../version.ts";
@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger(parsed.level);
   let daemon: Daemon;
   try {
-    daemon = await Daemon.start({ ...parsed.opts, log }, (rc) => dockerApi(rc));
+    daemon = await Daemon.start({ ...parsed.opts, log }, (rc) => dockerHandlers(rc));
   } catch (e) {
     log.fatal("cannot start", { error: (e as Error).message, ...(e instanceof BerthError ? { code: e.code } : {}) });
     return e instanceof BerthError ? exitStatus(e.code) : 1;

@@ -18,6 +18,7 @@ import { setChildSubreaper } from "../runtime/sys/reaper.ts";
 import { Engine, type ContainerSource } from "./engine.ts";
 import { errorFields, type Logger } from "./logger.ts";
 import { VERSION } from "../version.ts";
+import { HttpServer, type HttpHandlers } from "../api/http-server.ts";
 
 export const DEFAULT_SOCKET = "unix:///run/berth/berth.sock";
 export const DEFAULT_DATA_ROOT = "/var/lib/berth";
@@ -39,7 +40,15 @@ export interface DaemonOptions {
   /** how long in-flight requests get at shutdown before they are aborted (default 15 s, dockerd's) */
   shutdownTimeoutMs?: number;
   containers?: ContainerSource;
+  /** device of the default "bridge" network (default berth0 with the default data root, else one named after the data root) */
+  bridge?: string;
   log: Logger;
+}
+
+/** The default bridge's device: berth0 for the system daemon; side-by-side daemons get their own. */
+export function defaultBridgeName(dataRoot: string): string {
+  if (dataRoot === DEFAULT_DATA_ROOT) return "berth0";
+  return "bd" + new Bun.CryptoHasher("sha256").update(dataRoot).digest("hex").slice(0, 11);
 }
 
 export interface RequestContext {
@@ -50,7 +59,8 @@ export interface RequestContext {
   busy: () => () => void;
 }
 
-export type HandlerFactory = (rc: RequestContext) => (req: Request) => Promise<Response>;
+/** The API: a fetch-style handler, or that plus a handler for hijacked (upgraded) connections. */
+export type HandlerFactory = (rc: RequestContext) => ((req: Request) => Promise<Response>) | HttpHandlers;
 
 /** "unix:///run/berth/berth.sock" -> "/run/berth/berth.sock" */
 export function socketPath(host: string): string {
@@ -121,7 +131,7 @@ export class Daemon {
   readonly engine: Engine;
   readonly socket: string;
   readonly pidFile: string;
-  private server?: ReturnType<typeof Bun.serve>;
+  private server?: HttpServer;
   private readonly stopping = new AbortController();
   private readonly giveUp = new AbortController();
   private readonly inflight = new InFlight();
@@ -156,6 +166,12 @@ export class Daemon {
     try {
       d = new Daemon(opts, lockFd);
       d.writePidFile();
+      // monitors are reparented to berthd when their launcher exits, so it can reap them
+      setChildSubreaper(true);
+      await d.openNetworks();
+      // containers first (reattach, exits that happened while no daemon ran), then what networks they left
+      await d.engine.recover();
+      await d.reconcileNetworks();
       await d.listen(socket, makeHandler);
     } catch (e) {
       d?.engine.close();
@@ -163,11 +179,30 @@ export class Daemon {
       closeSync(lockFd);
       throw e;
     }
-    // monitors are reparented to berthd when their launcher exits, so it can reap them
-    setChildSubreaper(true);
-    await d.engine.recover();
+    d.engine.applyRestartPolicies();
     log.info("berthd started", { version: VERSION, pid: process.pid, socket, dataRoot: opts.dataRoot, execRoot: opts.execRoot, pidFile: d.pidFile });
     return d;
+  }
+
+  /** Networks (reconcileNetworks later removes what containers that are not running left behind). */
+  private async openNetworks() {
+    const { execRoot, dataRoot, log } = this.opts;
+    try {
+      await this.engine.openNetworks({ execRoot, netnsDir: join(execRoot, "netns"), defaultBridge: this.opts.bridge ?? defaultBridgeName(dataRoot) });
+    } catch (e) {
+      log.error("networking is not available", errorFields(e));
+    }
+  }
+
+  private async reconcileNetworks() {
+    const log = this.opts.log;
+    if (!this.engine.hasNetworking) return;
+    try {
+      const r = await this.engine.networks.reconcile((id) => this.engine.containers.hasNetwork?.(id) ?? false);
+      if (Object.values(r).some((n) => n > 0)) log.info("network reconcile removed leftovers", { ...r });
+    } catch (e) {
+      log.warn("network reconcile", errorFields(e));
+    }
   }
 
   private writePidFile() {
@@ -200,17 +235,10 @@ export class Daemon {
     // no window in which the socket is open to others: created under umask 0117, then set to exactly 0660
     const old = process.umask(0o117);
     try {
-      this.server = Bun.serve({
-        unix: socket,
-        fetch(req, server) {
-          server.timeout(req, 0); // streams (events, pulls, loads) may be idle for long
-          return handler(req);
-        },
-        maxRequestBodySize: Number.MAX_SAFE_INTEGER, // image archives can be large
-        error(e) {
-          log.error("unhandled error in request", errorFields(e));
-          return new Response(JSON.stringify({ message: "internal error" }), { status: 500, headers: { "content-type": "application/json" } });
-        },
+      this.server = await HttpServer.listen({
+        path: socket,
+        handlers: typeof handler === "function" ? { fetch: handler } : handler,
+        onError: (e) => log.error("unhandled error in request", errorFields(e)),
       });
     } finally {
       process.umask(old);
@@ -234,14 +262,18 @@ export class Daemon {
     const timeout = this.opts.shutdownTimeoutMs ?? 15_000;
     log.info("shutting down", { inFlight: this.inflight.count });
     this.stopping.abort();
-    const closing = this.server?.stop(false);
+    const closing = this.server?.close();
     const timedOut = await Promise.race([this.inflight.idle().then(() => false), Bun.sleep(timeout).then(() => true)]);
     if (timedOut) {
       log.warn("in-flight requests did not finish in time: aborting them", { inFlight: this.inflight.count, timeoutMs: timeout });
       this.giveUp.abort();
       await Promise.race([this.inflight.idle(), Bun.sleep(2000)]);
-      await this.server?.stop(true);
-    } else await Promise.race([closing, Bun.sleep(2000)]);
+    } else {
+      // keep-alive connections that went idle since close()
+      this.server?.server.closeIdleConnections();
+      await Promise.race([closing, Bun.sleep(2000)]);
+    }
+    this.server?.destroyAll();
     try {
       this.engine.close();
     } catch (e) {

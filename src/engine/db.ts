@@ -131,6 +131,22 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    name: "0004-volumes",
+    sql: `
+      -- named volumes (local driver), per tenant; data in <data root>/volumes/<id>/_data
+      CREATE TABLE volumes (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        driver TEXT NOT NULL,
+        labels_json TEXT NOT NULL,
+        options_json TEXT NOT NULL,       -- DriverOpts as given
+        created TEXT NOT NULL,
+        UNIQUE (owner, name)
+      );
+    `,
+  },
+  {
     name: "0005-containers",
     sql: `
       -- berthd's containers: the record (docker inspect's fields and berth's own) as JSON,

@@ -13,19 +13,24 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BerthError, notFound } from "../errors.ts";
+import { BerthError, failedPrecondition, notFound } from "../errors.ts";
 import { ContainerService } from "./containers/service.ts";
 import { dockerSpecBuilder } from "./containers/spec-builder.ts";
+import { containerMounts } from "./containers/mount-resolver.ts";
 import type { ContainerLookup } from "./containers/model.ts";
+import { ContainerNetworking } from "./containers/networking.ts";
 import { openDb } from "./db.ts";
 import { EventBus } from "./events.ts";
+import { ExecService } from "./containers/exec.ts";
 import { ImageService } from "./image-service.ts";
 import { BlobStore } from "./images/blobs.ts";
 import { ImageStore } from "./images/store.ts";
 import type { Logger } from "./logger.ts";
+import { NetworkManager, type NetworkManagerOptions } from "./network/manager.ts";
 import { RegistryHosts, type RegistryHostsOptions } from "./registries.ts";
 import { BlobSources } from "./registry/index.ts";
 import { OverlaySnapshotter } from "./storage/overlay.ts";
+import { VolumeStore } from "./volumes/store.ts";
 
 export interface ContainerCounts {
   total: number;
@@ -39,6 +44,8 @@ export interface ContainerSource extends ContainerLookup {
   counts(tenant: string): ContainerCounts;
   /** is the image used by a container (of `tenant`, or of anyone when undefined)? */
   isImageInUse(imageId: string, tenant?: string): boolean;
+  /** does the container hold its network now (running or paused)? network reconcile keeps only those */
+  hasNetwork?(containerId: string): boolean;
 }
 
 /** No containers (until the container service plugs in). */
@@ -73,10 +80,18 @@ export class Engine {
   readonly containers: ContainerSource;
   readonly execRoot: string;
   private readonly service?: ContainerService;
+  /** docker exec sessions (in memory, as dockerd keeps them) */
+  readonly execs: ExecService;
+  private net?: { manager: NetworkManager; containers: ContainerNetworking };
+  /** named volumes; the container service says which containers use one (volumes.setUsedBy) */
+  readonly volumes: VolumeStore;
   private closed = false;
+
+  private readonly log?: Logger;
 
   constructor(opts: EngineOptions) {
     this.dataRoot = opts.dataRoot;
+    this.log = opts.log;
     mkdirSync(this.dataRoot, { recursive: true, mode: 0o711 });
     this.registries = new RegistryHosts(opts.registries);
     this.id = engineId(this.dataRoot);
@@ -87,6 +102,7 @@ export class Engine {
       const removed = this.snapshots.recover();
       if (removed.length) opts.log?.info("removed leftovers of an interrupted run", { paths: removed.length });
       this.execRoot = opts.execRoot ?? join(this.dataRoot, "exec");
+      this.volumes = new VolumeStore({ db: this.db, dataRoot: this.dataRoot });
       this.imageStore = new ImageStore({
         db: this.db,
         blobs: this.blobs,
@@ -104,8 +120,23 @@ export class Engine {
           dataRoot: this.dataRoot,
           execRoot: this.execRoot,
           spec: dockerSpecBuilder,
+          mounts: containerMounts(this.volumes, this.snapshots),
+          // networking opens later (berthd, as root): read at each call
+          networks: {
+            setup: (r) => this.networking.setup(r),
+            teardown: async (r) => {
+              if (this.net) await this.net.containers.teardown(r);
+            },
+            removeFiles: (r) => this.net?.containers.removeFiles(r),
+          },
         });
       this.containers = opts.containers ?? this.service!;
+      if (this.service) {
+        const svc = this.service;
+        this.volumes.setUsedBy((tenant, name) => svc.list(tenant).filter((r) => r.Mounts.some((m) => m.Type === "volume" && m.Name === name)).map((r) => r.Id));
+      }
+      // the lookup read at each call: whatever container source the engine has then
+      this.execs = new ExecService({ containers: { get: (tenant, ref) => this.containers.get(tenant, ref) }, events: this.events, log: opts.log });
     } catch (e) {
       this.db.close();
       throw e;
@@ -118,18 +149,54 @@ export class Engine {
     return this.service;
   }
 
-  /** Exec instances of a container (docker inspect's ExecIDs), once exec is wired in. */
-  execIdsOf?: (containerId: string) => string[];
+  /** Exec instances of a container that have not exited (docker inspect's ExecIDs). */
+  execIdsOf(containerId: string): string[] {
+    return this.execs.idsOf(containerId);
+  }
 
-  /** After the daemon is up: reattach to running containers and apply restart policies. */
+  /** When the daemon starts: reattach to running containers, handle the exits that happened meanwhile. */
   async recover(): Promise<void> {
     await this.service?.recover();
+  }
+
+  /** Once the daemon serves: start what restart policies bring back. */
+  applyRestartPolicies(): void {
+    this.service?.applyRestartPolicies();
+  }
+
+  get hasNetworking(): boolean {
+    return this.net !== undefined;
+  }
+
+  /**
+   * Networking (needs root): the network manager and the container wiring
+   * over it, for the engine's life. berthd opens it at start, then reconciles.
+   */
+  async openNetworks(opts: { execRoot: string } & Omit<NetworkManagerOptions, "db" | "dataRoot" | "log">): Promise<void> {
+    if (this.net) return;
+    const manager = await NetworkManager.open({ ...opts, db: this.db, dataRoot: this.dataRoot, log: this.log });
+    this.net = { manager, containers: new ContainerNetworking({ networks: manager, containers: this.containers, execRoot: opts.execRoot }) };
+    // connect/disconnect change a container's record: saved under its queue
+    if (this.service) this.net.containers.onChange = (rec) => this.service!.saveNetworkChange(rec);
+  }
+
+  /** The network manager (after openNetworks). */
+  get networks(): NetworkManager {
+    if (!this.net) throw failedPrecondition("networking is not set up in this engine");
+    return this.net.manager;
+  }
+
+  /** Container wiring to networks: setup/teardown/connect/disconnect (after openNetworks). */
+  get networking(): ContainerNetworking {
+    if (!this.net) throw failedPrecondition("networking is not set up in this engine");
+    return this.net.containers;
   }
 
   close() {
     if (this.closed) return;
     this.closed = true;
     this.service?.close();
+    this.net?.manager.close();
     this.db.close();
   }
 }

@@ -434,8 +434,11 @@ function terminalOptions(terminal: boolean | undefined, opts: CreateOptions): { 
     if (opts.consoleSocket) throw invalidArgument("--console-socket: needs process.terminal set to true");
     return { proxy: false };
   }
-  // monitor.c has the design (the monitor would take the master); not built yet
-  if (opts.monitor) throw failedPrecondition("process.terminal: terminals are not supported under the monitor yet");
+  // the monitor takes the master (plan/monitor.ts)
+  if (opts.monitor) {
+    if (opts.consoleSocket) throw invalidArgument("--console-socket: a monitored container's terminal goes to its monitor");
+    return { proxy: false };
+  }
   if (opts.consoleSocket) {
     if (opts.proxyTerminal) throw invalidArgument("--console-socket: only with --detach (a foreground run takes the terminal itself)");
     return { console: { path: resolve(opts.consoleSocket) }, proxy: false };

@@ -15,7 +15,7 @@ import type { Runtime } from "./container.ts";
 import { compileExecPlan } from "./plan/compile-exec.ts";
 import { SYNC_TAG } from "./plan/opcodes.ts";
 import type { ConsoleSocket } from "./plan/terminal.ts";
-import { consoleFd, launch, type Launched } from "./launch.ts";
+import { consoleFd, launch, type Launched, type StdioSpec } from "./launch.ts";
 import { loadCgroupManager } from "./cgroups/manager.ts";
 import { compileSeccomp } from "./seccomp/compile.ts";
 import { hostLsm } from "./lsm.ts";
@@ -31,6 +31,8 @@ export interface ExecOptions {
   pidFile?: string;
   /** unix socket that receives the pty master (needs detach and process.terminal) */
   consoleSocket?: string;
+  /** the process's stdin/stdout/stderr (default: inherit ours); "pipe" gives them on `helper` */
+  stdio?: [StdioSpec, StdioSpec, StdioSpec];
   /** pass fds 3 .. 3+n-1 of the caller to the process */
   preserveFds?: number;
   /**
@@ -81,6 +83,7 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<L
   try {
     launched = await launch({
       plan,
+      stdio: opts.stdio,
       extraFds: Array.from({ length: preserveFds }, (_, i) => 3 + i),
       consoleSocket: internalConsole,
       onSync: async (tag, pid) => {

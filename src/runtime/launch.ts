@@ -9,10 +9,12 @@ import { MSG, opName, opSpecField } from "./plan/opcodes.ts";
 import { encodePlan, type Instruction } from "./plan/record.ts";
 import { berthInitExe } from "./native.ts";
 
+export type StdioSpec = number | "inherit" | "ignore" | "pipe";
+
 export interface LaunchOptions {
   plan: Instruction[];
-  /** fds for the container's stdin/stdout/stderr (default: inherit ours) */
-  stdio?: [number | "inherit" | "ignore", number | "inherit" | "ignore", number | "inherit" | "ignore"];
+  /** fds for the container's stdin/stdout/stderr (default: inherit ours); "pipe": helper.stdin/stdout/stderr */
+  stdio?: [StdioSpec, StdioSpec, StdioSpec];
   /** extra fds passed as 3, 4, ... (--preserve-fds) */
   extraFds?: number[];
   /** also give berth-init a socket for the pty master (at consoleFd(extraFds.length)); see Launched.console */

@@ -134,7 +134,7 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS))("docker CLI: containers", ()
     expect(bad.stderr).toContain("Invalid container name");
     const noimg = await d.fetch("/containers/create", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ Image: "no/such:image", Cmd: ["true"] }) });
     expect(noimg.status).toBe(404);
-    expect((await noimg.json()).message).toContain("No such image");
+    expect(((await noimg.json()) as { message: string }).message).toContain("No such image");
     const notjson = await d.fetch("/containers/create", { method: "POST", headers: { "content-type": "application/json" }, body: "{" });
     expect(notjson.status).toBe(400);
     const unknown = await d.docker(["stop", "no-such-container"]);

@@ -8,7 +8,7 @@ import { BerthError } from "../../errors.ts";
 import type { ContainerService } from "../../engine/containers/service.ts";
 import type { LogEntry } from "../../engine/monitor/log-format.ts";
 import { serveAttach, type AttachOutput } from "./attach-stream.ts";
-import { hijackRoute, isUpgraded, streamContentType, upgraded, writeBerthError, type HijackRoute, type Hijacked } from "./hijack.ts";
+import { hijackRoute, isUpgraded, attachContentType, upgraded, writeBerthError, type HijackRoute, type Hijacked } from "./hijack.ts";
 import { boolParam } from "./params.ts";
 import type { Ctx } from "./router.ts";
 
@@ -26,7 +26,7 @@ async function attach(ctx: Ctx, conn: Hijacked): Promise<void> {
     if (stdin && !rec.Config.OpenStdin) throw new BerthError("FailedPrecondition", `container ${rec.Id} was not created with stdin open (-i)`);
     const wantLogs = boolParam(q, "logs");
     const stream = boolParam(q, "stream");
-    upgraded(conn.socket, ctx.headers, streamContentType(tty));
+    upgraded(conn.socket, ctx.headers, attachContentType(tty, ctx.version));
     const opts = {
       tty,
       stdin,
@@ -48,7 +48,8 @@ async function attach(ctx: Ctx, conn: Hijacked): Promise<void> {
       rec.Id,
       async (m) => {
         const a = await m.attach();
-        session = serveAttach(conn.socket, a, opts);
+        // the client's EOF half-closes our end: the monitor applies StdinOnce itself
+        session = serveAttach(conn.socket, { output: a.output, write: (d) => a.write(d), closeStdin: () => a.endStdin(), close: () => a.close() }, opts);
       },
       ctx.signal,
     );

@@ -13,9 +13,9 @@ import { inspectJson, listJson, type SizeInfo } from "./container-shapes.ts";
 import { parseFilters } from "./filters.ts";
 import { boolParam, intParam, jsonBody } from "./params.ts";
 import { route, type Ctx, type Route } from "./router.ts";
-import { diskUsage } from "../../engine/containers/disk-usage.ts";
+import { diskUsage } from "../../engine/storage/disk-usage.ts";
 import { encodeFrames, STDERR, STDOUT } from "./stdcopy.ts";
-import { streamContentType } from "./hijack.ts";
+import { attachContentType } from "./hijack.ts";
 import { byteStream } from "./stream.ts";
 
 function service(ctx: Ctx): ContainerService {
@@ -31,7 +31,7 @@ function sizeOf(ctx: Ctx, id: string, imageId: string): SizeInfo {
   const rw = diskUsage(paths.upperdir);
   let image = 0;
   try {
-    image = ctx.engine.imageStore.get(imageId).size;
+    image = ctx.engine.imageStore.get(ctx.tenant, imageId).size;
   } catch {}
   return { SizeRw: rw, SizeRootFs: rw + image };
 }
@@ -73,7 +73,7 @@ function inspect(ctx: Ctx): Response {
     paths = ctx.engine.snapshots.paths(r.Id);
   } catch {}
   return jsonResponse(
-    inspectJson(r, { paths, execIds: ctx.engine.execIdsOf?.(r.Id), size: boolParam(ctx.query, "size") ? sizeOf(ctx, r.Id, r.Image) : undefined }),
+    inspectJson(r, { paths, execIds: ctx.engine.execIdsOf(r.Id), size: boolParam(ctx.query, "size") ? sizeOf(ctx, r.Id, r.Image) : undefined }),
     200,
     ctx.headers,
   );
@@ -197,7 +197,7 @@ function logs(ctx: Ctx): Response {
     }
   }
   const h = new Headers(ctx.headers);
-  h.set("content-type", streamContentType(tty));
+  h.set("content-type", attachContentType(tty, ctx.version));
   return new Response(byteStream(frames(), abort, ctx.busy()), { status: 200, headers: h });
 }
 

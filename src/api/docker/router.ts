@@ -35,7 +35,8 @@ export interface Route {
   handler: Handler;
 }
 
-function compile(path: string): RegExp {
+/** A path pattern as a regular expression (`{name}` greedy, `{id}` one segment). */
+export function compilePath(path: string): RegExp {
   const re = path
     .split(/(\{name\}|\{id\})/)
     .map((part) => (part === "{name}" ? "(.+)" : part === "{id}" ? "([^/]+)" : part.replace(/[.*+?^$()|[\]\\]/g, "\\$&")))
@@ -44,7 +45,7 @@ function compile(path: string): RegExp {
 }
 
 export function route(method: string, path: string, handler: Handler): Route {
-  return { method, pattern: compile(path), handler };
+  return { method, pattern: compilePath(path), handler };
 }
 
 export type Match = { route: Route; params: string[] } | { methodNotAllowed: true } | undefined;

@@ -18,8 +18,9 @@ import { BerthError, failedPrecondition, invalidArgument, notFound } from "../..
 import type { LinuxResources, Spec } from "../../oci/runtime-spec.ts";
 import { update as updateRuntime } from "../../runtime/ops/update.ts";
 import { labelsMatch } from "../labels.ts";
-import { diskUsage } from "./disk-usage.ts";
+import { diskUsage } from "../storage/disk-usage.ts";
 import { parseSignal } from "../../oci/signals.ts";
+import { stringifyJson } from "../../oci/json.ts";
 import { Runtime } from "../../runtime/container.ts";
 import { pause as pauseRuntime, resume as resumeRuntime } from "../../runtime/ops/pause.ts";
 import type { EventBus } from "../events.ts";
@@ -60,6 +61,8 @@ export interface SpecBuilder {
 export interface MountResolver {
   /** at create: the record's mounts with host sources (volumes created as needed) */
   resolve(record: ContainerRecord): Promise<ResolvedMount[]>;
+  /** at each start: volumes that need mounting (tmpfs/bind volumes after a daemon restart) */
+  prepare(record: ContainerRecord): void;
   /** at removal: release the record's volumes (remove anonymous ones when `removeVolumes`) */
   release(record: ContainerRecord, removeVolumes: boolean): Promise<void>;
 }
@@ -75,7 +78,10 @@ export interface NetworkSetup {
 /** A container's network (networking.ts): before it starts, after it stopped. */
 export interface ContainerNetworks {
   setup(record: ContainerRecord): Promise<NetworkSetup>;
-  teardown(record: ContainerRecord): Promise<void>;
+  /** after the container stopped (idempotent) */
+  teardown(record: ContainerRecord): Promise<NetworkSettings | void>;
+  /** at removal: the generated /etc files */
+  removeFiles(record: ContainerRecord): void;
 }
 
 /** Things that watch a running container (health checks, OOM): started after start, stopped at exit. */
@@ -147,6 +153,12 @@ export class ContainerService implements ContainerSource {
       else c.stopped++;
     }
     return c;
+  }
+
+  /** Does the container hold network attachments (network reconcile keeps those)? */
+  hasNetwork(id: string): boolean {
+    const r = this.store.byId(id);
+    return Boolean(r && (r.State.Running || r.State.Paused));
   }
 
   isImageInUse(imageId: string, tenant?: string): boolean {
@@ -251,6 +263,7 @@ export class ContainerService implements ContainerSource {
     try {
       const rootfs = await this.d.snapshots.mount(id);
       rec.rootfs = rootfs;
+      this.d.mounts?.prepare(rec);
       if (this.d.networks) {
         net = await this.d.networks.setup(rec);
         rec.NetworkSettings = net.settings;
@@ -268,6 +281,7 @@ export class ContainerService implements ContainerSource {
         bundle: rec.bundle,
         log: { path: rec.LogPath, maxSize: parseSize(lc["max-size"], DEFAULT_LOG_MAX_SIZE), maxFiles: parseCount(lc["max-file"], DEFAULT_LOG_MAX_FILES) },
         openStdin: Boolean(rec.Config.OpenStdin),
+        stdinOnce: Boolean(rec.Config.StdinOnce),
         start: false,
       });
       await this.openAttachGates(id, monitored);
@@ -279,6 +293,8 @@ export class ContainerService implements ContainerSource {
       rec.State.Status = rec.State.StartedAt === ZERO_TIME ? "created" : "exited";
       this.store.save(rec);
       this.rejectAttachGates(id, err);
+      // docker: an auto-remove container that cannot start is removed (`run --rm` waits for that)
+      if (rec.HostConfig.AutoRemove) await this.removeLocked(id, { volumes: true }).catch((u) => this.log?.warn("auto-remove", { id, ...errorFields(u) }));
       throw err;
     }
     rec.State = runningState(rec.State, monitored.containerPid, new Date().toISOString());
@@ -357,7 +373,8 @@ export class ContainerService implements ContainerSource {
     } catch {}
     rmSync(dir, { recursive: true, force: true });
     try {
-      await this.d.networks?.teardown(rec);
+      const settings = await this.d.networks?.teardown(rec);
+      if (settings) rec.NetworkSettings = settings;
     } catch (e) {
       this.log?.warn("network teardown", { id: rec.Id, ...errorFields(e) });
     }
@@ -580,9 +597,11 @@ export class ContainerService implements ContainerSource {
     this.restartTimers.delete(id);
     await this.cleanupRun(rec);
     if (this.d.snapshots.containers().includes(id)) await this.d.snapshots.remove(id);
-    if (this.d.mounts) await this.d.mounts.release(rec, Boolean(o.volumes));
+    this.d.networks?.removeFiles(rec);
     rmSync(join(this.d.dataRoot, "containers", id), { recursive: true, force: true });
     this.store.delete(id);
+    // after the record is gone: its volumes are no longer in use by it
+    if (this.d.mounts) await this.d.mounts.release(rec, Boolean(o.volumes));
     this.emit(rec, "destroy");
     for (const w of this.removeWaiters.get(id) ?? []) w();
     this.removeWaiters.delete(id);
@@ -662,6 +681,15 @@ export class ContainerService implements ContainerSource {
     return { deleted, spaceReclaimed: space };
   }
 
+  /** network connect/disconnect changed the record's networks: keep the rest of it as stored */
+  saveNetworkChange(rec: ContainerRecord): void {
+    const cur = this.store.byId(rec.Id);
+    if (!cur) return;
+    cur.NetworkingConfig = rec.NetworkingConfig;
+    cur.NetworkSettings = rec.NetworkSettings;
+    this.store.save(cur);
+  }
+
   /** Persist a changed record under the container's queue (update, health). */
   async modify(id: string, fn: (r: ContainerRecord) => void | Promise<void>): Promise<ContainerRecord> {
     return this.serialize(id, async () => {
@@ -722,7 +750,7 @@ export class ContainerService implements ContainerSource {
   async resize(tenant: string, ref: string, rows: number, cols: number): Promise<void> {
     const rec = this.store.get(tenant, ref);
     if (!rec.State.Running) throw failedPrecondition(`Container ${rec.Id} is not running`);
-    if (!rec.Config.Tty) return;
+    if (!rec.Config.Tty || rows < 1 || cols < 1) return;
     const a = await openMonitored(this.d.execRoot, rec.Id).attach();
     try {
       a.resize(rows, cols);
@@ -778,6 +806,10 @@ export class ContainerService implements ContainerSource {
       }
       await this.serialize(rec.Id, () => this.handleExit(rec.Id, st));
     }
+  }
+
+  /** After recover(), once the daemon serves: start the exited containers whose policy says so. */
+  applyRestartPolicies(): void {
     for (const rec of this.store.list()) {
       if (rec.State.Running || rec.State.Restarting || rec.State.StartedAt === ZERO_TIME) continue;
       if (!restartOnDaemonStart(rec)) continue;
@@ -826,7 +858,7 @@ function writeBundle(dir: string, spec: Spec) {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, "config.json");
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, JSON.stringify(spec), { mode: 0o600 });
+  writeFileSync(tmp, stringifyJson(spec, 0), { mode: 0o600 });
   renameSync(tmp, file);
 }
 

@@ -27,9 +27,16 @@ export interface Attachment {
   exit: Promise<ExitStatus | null>;
   /** bytes for the container's stdin (dropped by the monitor unless it keeps stdin open) */
   write(data: Uint8Array | string): void;
-  /** close the container's stdin (it reads EOF) */
+  /** close the container's stdin now (it reads EOF once what was written is read), whatever StdinOnce says */
   closeStdin(): void;
-  /** terminal size (only with a terminal) */
+  /**
+   * this client's input has ended (docker: the client closed its stdin):
+   * half-closes the connection, output still arrives. With StdinOnce (and no
+   * terminal) the monitor then closes the container's stdin; otherwise it stays
+   * open for other clients. Nothing can be written afterwards.
+   */
+  endStdin(): void;
+  /** terminal size, rows and cols 1-65535 (ignored without a terminal; the kernel sends SIGWINCH) */
   resize(rows: number, cols: number): void;
   /** disconnect; the container goes on */
   close(): void;
@@ -120,6 +127,9 @@ export function attach(dir: string): Promise<Attachment> {
           for (let off = 0; off < bytes.length; off += 32 * 1024) send(encodeFrame(FRAME.STDIN, bytes.subarray(off, off + 32 * 1024)));
         },
         closeStdin: () => send(encodeFrame(FRAME.STDIN)),
+        endStdin: () => {
+          if (!sock.destroyed) sock.end();
+        },
         resize: (rows, cols) => send(encodeFrame(FRAME.RESIZE, resizePayload(rows, cols))),
         close: () => sock.destroy(),
       });

@@ -33,6 +33,10 @@ export interface MonitorConfig {
   runtimeRoot: string;
   log: LogConfig | null;
   openStdin: boolean;
+  /** docker's StdinOnce (absent in configurations written before it existed: false) */
+  stdinOnce?: boolean;
+  /** the container has a terminal (spec.process.terminal): its output is one raw stream, logged as stdout */
+  terminal?: boolean;
   /** when this configuration was written (each start writes it anew) */
   started: string;
 }

@@ -31,13 +31,22 @@ export interface StartOptions extends Omit<CreateOptions, "monitor" | "stay"> {
   log?: LogOptions | false;
   /** docker's OpenStdin: attach clients can write to the container's stdin */
   openStdin?: boolean;
+  /**
+   * docker's StdinOnce: the container's stdin is closed once the first client
+   * that used it is done: it ends its input (Attachment.endStdin) or
+   * disconnects after writing. Ignored with a terminal (as docker: the
+   * terminal stays open for the next client).
+   */
+  stdinOnce?: boolean;
   /** also `start` it (default true); else it waits, created, for Runtime.start */
   start?: boolean;
 }
 
 /** Create (and start) a container under a monitor. */
 export async function startMonitored(opts: StartOptions): Promise<MonitoredContainer> {
-  const { runtime, execRoot, log: logOpts, openStdin, start, ...create } = opts;
+  const { runtime, execRoot, log: logOpts, openStdin, stdinOnce, start, ...create } = opts;
+  // a terminal is the spec's (process.terminal; its size process.consoleSize, applied before the process starts)
+  const terminal = Boolean(runtime.loadBundle(create.bundle).spec.process?.terminal);
   const dir = monitorDir(execRoot, create.id);
   const log: LogConfig | null =
     logOpts === false
@@ -49,12 +58,20 @@ export async function startMonitored(opts: StartOptions): Promise<MonitoredConta
   ensureMonitorDir(dir);
   rmSync(join(dir, FILES.exit), { force: true }); // a previous run's
   // Written first: whatever happens next, a restarted engine can find this directory's parts.
-  const cfg: MonitorConfig = { id: create.id, runtimeRoot: runtime.store.root, log, openStdin: Boolean(openStdin), started: new Date().toISOString() };
+  const cfg: MonitorConfig = {
+    id: create.id,
+    runtimeRoot: runtime.store.root,
+    log,
+    openStdin: Boolean(openStdin),
+    stdinOnce: Boolean(stdinOnce),
+    terminal,
+    started: new Date().toISOString(),
+  };
   writeConfig(dir, cfg);
   try {
     await runtime.create({
       ...create,
-      monitor: { dir, log: log?.path, maxSize: log?.maxSize, maxFiles: log?.maxFiles, openStdin: cfg.openStdin },
+      monitor: { dir, log: log?.path, maxSize: log?.maxSize, maxFiles: log?.maxFiles, openStdin: cfg.openStdin, stdinOnce: cfg.stdinOnce },
     });
   } catch (e) {
     // nothing runs: nothing for recover() to find (a log of an earlier run stays)
@@ -111,6 +128,11 @@ export class MonitoredContainer {
     readonly config: MonitorConfig,
   ) {
     this.id = config.id;
+  }
+
+  /** Whether the container has a terminal: attach output is one raw stream (stdout), to be passed on unframed. */
+  get terminal(): boolean {
+    return Boolean(this.config.terminal);
   }
 
   /** The runtime library instance that holds the container's state. */

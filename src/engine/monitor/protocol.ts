@@ -4,6 +4,8 @@
  * the header of docker's multiplexed streams, so STDOUT/STDERR frames can be
  * passed on to a docker client as they are.
  */
+import { invalidArgument } from "../../errors.ts";
+
 export const FRAME = {
   /** client -> monitor: bytes for the container's stdin; empty: close it */
   STDIN: 0,
@@ -24,6 +26,8 @@ export function encodeFrame(type: number, payload: Uint8Array = new Uint8Array(0
 }
 
 export function resizePayload(rows: number, cols: number): Uint8Array {
+  for (const [name, v] of [["rows", rows], ["cols", cols]] as const)
+    if (!Number.isInteger(v) || v < 1 || v > 0xffff) throw invalidArgument(`resize: ${name} ${v} is not between 1 and 65535`);
   const p = new Uint8Array(4);
   const v = new DataView(p.buffer);
   v.setUint16(0, rows);

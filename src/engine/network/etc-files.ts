@@ -89,6 +89,25 @@ export interface HostsInput {
 
 const HOST_RE = /^[a-zA-Z0-9]([a-zA-Z0-9.\-_]*[a-zA-Z0-9])?$/;
 
+/** docker's ExtraHosts ("name:ip", ip may be "host-gateway") as hosts lines. */
+export function extraHostLines(extraHosts: string[] | undefined, hostGateway?: string): string[] {
+  const lines: string[] = [];
+  for (const [n, e] of (extraHosts ?? []).entries()) {
+    const at = e.indexOf(":");
+    const name = at > 0 ? e.slice(0, at) : "";
+    let ip = at > 0 ? e.slice(at + 1) : "";
+    if (!name || !HOST_RE.test(name) || !ip) throw invalidArgument(`extraHosts[${n}]: want "name:ip", got ${JSON.stringify(e)}`);
+    if (ip === "host-gateway") {
+      if (!hostGateway) throw invalidArgument(`extraHosts[${n}]: host-gateway: the container has no network gateway`);
+      ip = hostGateway;
+    }
+    if (!ip.includes(":")) parseIPv4(ip, `extraHosts[${n}]`);
+    else if (!/^[0-9a-fA-F:.]+$/.test(ip)) throw invalidArgument(`extraHosts[${n}]: invalid IP address ${JSON.stringify(ip)}`);
+    lines.push(`${ip}\t${name}`);
+  }
+  return lines;
+}
+
 export function hostsFile(i: HostsInput): string {
   const lines = [
     "127.0.0.1\tlocalhost",
@@ -98,19 +117,7 @@ export function hostsFile(i: HostsInput): string {
     "ff02::1\tip6-allnodes",
     "ff02::2\tip6-allrouters",
   ];
-  for (const [n, e] of (i.extraHosts ?? []).entries()) {
-    const at = e.indexOf(":");
-    const name = at > 0 ? e.slice(0, at) : "";
-    let ip = at > 0 ? e.slice(at + 1) : "";
-    if (!name || !HOST_RE.test(name) || !ip) throw invalidArgument(`extraHosts[${n}]: want "name:ip", got ${JSON.stringify(e)}`);
-    if (ip === "host-gateway") {
-      if (!i.hostGateway) throw invalidArgument(`extraHosts[${n}]: host-gateway: the container has no network gateway`);
-      ip = i.hostGateway;
-    }
-    if (!ip.includes(":")) parseIPv4(ip, `extraHosts[${n}]`);
-    else if (!/^[0-9a-fA-F:.]+$/.test(ip)) throw invalidArgument(`extraHosts[${n}]: invalid IP address ${JSON.stringify(ip)}`);
-    lines.push(`${ip}\t${name}`);
-  }
+  lines.push(...extraHostLines(i.extraHosts, i.hostGateway));
   for (const l of i.links ?? []) lines.push(`${l.ip}\t${l.names.join(" ")}`);
   if (i.ip) {
     const names = i.domainname ? [`${i.hostname}.${i.domainname}`, i.hostname] : [i.hostname];

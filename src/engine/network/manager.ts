@@ -321,7 +321,8 @@ export class NetworkManager {
       if (n.isDefault && !opts.removeDefault) throw new BerthError("PermissionDenied", `${n.name} is a pre-defined network and cannot be removed`);
       if (n.external) throw new BerthError("PermissionDenied", `network ${n.name} is defined by ${n.options["berth.cni.conflist"]}: remove that file to remove it`);
       const eps = this.store.endpoints({ networkId: n.id });
-      if (eps.length) throw new BerthError("FailedPrecondition", `error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      // docker's text and status (403)
+      if (eps.length) throw new BerthError("PermissionDenied", `error while removing network: network ${n.name} has active endpoints`);
       this.store.deleteNetwork(n.id);
       await this.tearDownNetwork(n);
     });

@@ -127,7 +127,8 @@ export function compilePlan(ctx: PlanContext): Instruction[] {
   }
   // ---- berth-init, before the fork: the console socket (a host path), mount trees
   // prepared with the runtime's privileges, join namespaces (user first), time ns offsets.
-  if (proc?.terminal) plan.push(consoleInstr(ctx.console));
+  // (under a monitor, MONITOR gives the worker its console socket: the monitor's)
+  if (proc?.terminal && !ctx.monitor) plan.push(consoleInstr(ctx.console));
   plan.push(...prepareHostTrees(trees));
   const joins = namespaces.filter((n) => n.path).sort((a, b) => Number(b.type === "user") - Number(a.type === "user"));
   for (const ns of joins) plan.push(instr("SETNS", namespaceFlag(ns.type), ns.path!));

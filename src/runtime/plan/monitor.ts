@@ -2,11 +2,13 @@
  * Monitor mode in a plan (native/monitor.c): MONITOR goes first, so the
  * monitor forks before any namespace is joined and stays in the host's; the
  * rest of the plan runs in its worker child, and CLONE's parent hands the
- * container to the monitor instead of waiting for it.
+ * container to the monitor instead of waiting for it. With process.terminal,
+ * MONITOR also sets the worker's console socket (no CONSOLE step): the
+ * container's PTY step sends the pty master to the monitor.
  */
 import { isAbsolute } from "node:path";
 import type { Spec } from "../../oci/runtime-spec.ts";
-import { failedPrecondition, invalidArgument } from "../../errors.ts";
+import { invalidArgument } from "../../errors.ts";
 import { instr, type Instruction } from "./record.ts";
 
 export interface MonitorPlan {
@@ -22,11 +24,20 @@ export interface MonitorPlan {
   maxFiles?: number;
   /** keep the container's stdin open for attach clients (docker's OpenStdin); else /dev/null */
   openStdin?: boolean;
+  /**
+   * docker's StdinOnce: the container's stdin is closed when the first client
+   * that used it is done (half-closes, or disconnects after writing). Not with
+   * a terminal (as docker).
+   */
+  stdinOnce?: boolean;
 }
 
 /** Enough for any sane rotation; each rotation renames every file once. */
 export const MAX_LOG_FILES = 100;
+/** MONITOR's flags (native/monitor.c) */
 const OPEN_STDIN = 1;
+const TERMINAL = 2;
+const STDIN_ONCE = 4;
 
 export function monitorInstr(m: MonitorPlan, spec: Spec): Instruction {
   if (!m.program || !isAbsolute(m.program)) throw invalidArgument(`monitor.program: "${m.program ?? ""}" is not an absolute path`);
@@ -38,8 +49,6 @@ export function monitorInstr(m: MonitorPlan, spec: Spec): Instruction {
   const maxFiles = m.maxFiles ?? 1;
   if (!Number.isInteger(maxFiles) || maxFiles < 1 || maxFiles > MAX_LOG_FILES)
     throw invalidArgument(`monitor.maxFiles: ${maxFiles} is not between 1 and ${MAX_LOG_FILES}`);
-  // The pty would be created in the container and its master sent to the
-  // monitor (native/monitor.c, "Terminals"): that needs the PTY op first.
-  if (spec.process?.terminal) throw failedPrecondition("process.terminal: a terminal under a monitor is not supported yet");
-  return instr("MONITOR", m.program, m.dir, m.log ?? "", maxSize, maxFiles, m.openStdin ? OPEN_STDIN : 0);
+  const flags = (m.openStdin ? OPEN_STDIN : 0) | (spec.process?.terminal ? TERMINAL : 0) | (m.stdinOnce ? STDIN_ONCE : 0);
+  return instr("MONITOR", m.program, m.dir, m.log ?? "", maxSize, maxFiles, flags);
 }

@@ -107,3 +107,22 @@ export async function leftovers(o: { root: string; netnsDir: string; networks: {
 }
 
 export const NO_LEAKS: LeakReport = { veths: [], rules: [], leases: [], cache: [], netns: [], nsMounts: [] };
+
+/**
+ * After a test's berthd stopped: remove every network it left (the default
+ * bridge stays up after a daemon stops, as docker0 does), with reconcile
+ * first so that no attachment holds one. Leaves nothing of berth's on the host.
+ */
+export async function purgeNetworks(dataRoot: string, netnsDir: string): Promise<void> {
+  const { openDb } = await import("../../../src/engine/db.ts");
+  const { NetworkManager } = await import("../../../src/engine/network/manager.ts");
+  const db = openDb(join(dataRoot, "berth.db"));
+  const m = await NetworkManager.open({ db, dataRoot, netnsDir });
+  try {
+    await m.reconcile(() => false);
+    for (const n of m.store.networks()) await m.remove(n.owner, n.id, { removeDefault: true });
+  } finally {
+    m.close();
+    db.close();
+  }
+}

@@ -53,6 +53,22 @@ test("bad monitor settings name the field", () => {
   ];
   for (const [over, re] of bad) expect(() => compilePlan(ctx(spec(), { ...mon, ...over }))).toThrow(re);
   expect(() => compilePlan(ctx(spec(), mon, { stay: true }))).toThrow(/stay/);
-  // the pty path is designed, not built: refused rather than run without a terminal
-  expect(() => compilePlan(ctx(spec((s) => (s.process!.terminal = true)), mon))).toThrow(/^process.terminal: /);
+});
+
+test("a terminal under a monitor: MONITOR's flag, no CONSOLE step (the monitor holds the console socket), the PTY step in the container", () => {
+  const s = spec((s) => {
+    s.process!.terminal = true;
+    s.process!.consoleSize = { height: 30, width: 100 };
+  });
+  const p = compilePlan(ctx(s, { ...mon, stdinOnce: true }));
+  expect(p[0]).toEqual({ op: "MONITOR", args: ["/opt/berth-monitor", mon.dir, mon.log!, 1 << 20, 3, 1 | 2 | 4] });
+  expect(p.some((i) => i.op === "CONSOLE")).toBe(false);
+  const pty = p.find((i) => i.op === "PTY")!;
+  expect(pty.args.slice(0, 4)).toEqual(["/dev/ptmx", 30, 100, "/dev/console"]);
+  // without a monitor, the console socket is still required
+  expect(() => compilePlan(ctx(s))).toThrow(/console socket/);
+});
+
+test("stdinOnce without a terminal", () => {
+  expect(compilePlan(ctx(spec(), { ...mon, stdinOnce: true }))[0]!.args[5]).toBe(1 | 4);
 });
