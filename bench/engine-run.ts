@@ -8,11 +8,12 @@
  *   run -d / rm -f          `run -d --network none IMG sleep 1000`, then `rm -f ID` (podman: `rm -f --time 0`)
  *   exec                    `exec C true` in one sleeping container per engine
  *   20 parallel             20 concurrent `run --rm --network none IMG true`: wall time for all
+ *   CLI floor               `version`: the CLI's start-up and one request, the least any command costs
  *
  * Sequential parts: BENCH_WARMUP (2) untimed, then BENCH_N (20) iterations, the
  * engines' order alternating. BENCH_PAR_ROUNDS (3) rounds of the parallel part,
  * BENCH_PAR (20) runs each. BENCH_ENGINES=berthd,dockerd,podman picks engines;
- * BENCH_ONLY=none,bridge,detach,exec,parallel picks parts. Results in .bench/engine-run.json.
+ * BENCH_ONLY=none,bridge,detach,exec,parallel,floor picks parts. Results in .bench/engine-run.json.
  */
 import { type Peer, type Sample, interleave, peer, positiveInt, report, saveResults, stats } from "./lib.ts";
 import { type Engine, engineBench, loadavg, reapOrphans, runArgv } from "./engine-lib.ts";
@@ -21,7 +22,7 @@ const N = positiveInt("BENCH_N", 20);
 const WARMUP = positiveInt("BENCH_WARMUP", 2, true);
 const PAR = positiveInt("BENCH_PAR", 20);
 const PAR_ROUNDS = positiveInt("BENCH_PAR_ROUNDS", 3, true);
-const PARTS = (process.env.BENCH_ONLY ?? "none,bridge,detach,exec,parallel").split(",");
+const PARTS = (process.env.BENCH_ONLY ?? "none,bridge,detach,exec,parallel,floor").split(",");
 
 /** Run argv; wall ms, success, stdout, stderr. The CLI's own pipes: docker-API containers never inherit them. */
 function run(argv: string[], env: Record<string, string>): { ms: number; ok: boolean; out: string; err: string } {
@@ -127,6 +128,10 @@ await engineBench(async (engines, skipped) => {
     });
     for (const e of engines) if (ids.has(e.name)) run([...e.cli, ...e.rmForce, ids.get(e.name)!], e.env);
   }
+  section("floor", "CLI floor: `version` (the CLI's start and one request; podman: no daemon)", (e): Sample => {
+    const r = run([...e.cli, "version"], e.env);
+    return r.ok ? { version: r.ms } : { error: r.err };
+  });
   if (PARTS.includes("parallel") && PAR_ROUNDS > 0) results.parallel = await parallel(engines);
   results.loadAfter = loadavg();
   saveResults("engine-run", results);
