@@ -142,13 +142,35 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS))("docker CLI: containers", ()
     expect((await d.docker(["ps", "-aq"])).stdout).toBe(before);
   });
 
+  test("restart policies after a daemon restart: always comes back, no stays down", async () => {
+    const always = (await d.docker(["run", "-d", "--name", "phoenix", "--restart", "always", IMG, "sleep", "1000"])).stdout.trim();
+    const plain = (await d.docker(["run", "-d", "--name", "mortal", IMG, "sleep", "1000"])).stdout.trim();
+    const pids = [always, plain].map((id) => Number(JSON.parse(readFileSync(join(d.execRoot, "runtime", id, "state.json"), "utf8")).pid));
+    const live = restarted.at(-1) ?? d;
+    live.proc.kill("SIGKILL");
+    await live.proc.exited;
+    for (const pid of pids) process.kill(pid, "SIGKILL"); // both die while no daemon runs
+    const again = await startBerthd([], { dir: d.dir });
+    restarted.push(again);
+    const st = await until("phoenix running again", async () => {
+      const s = JSON.parse((await d.docker(["inspect", "-f", "{{json .State}}", "phoenix"])).stdout);
+      return s.Running ? s : undefined;
+    });
+    expect(st.Pid).not.toBe(pids[0]);
+    const m = JSON.parse((await d.docker(["inspect", "-f", "{{json .State}}", "mortal"])).stdout);
+    expect(m.Running).toBe(false);
+    expect(m.ExitCode).toBe(137);
+    await d.docker(["rm", "-f", always, plain]);
+  });
+
   test("berthd kill -9 and restart: containers keep running, logs and exit codes are kept", async () => {
     const id = (await d.docker(["run", "-d", "--name", "survivor", IMG, "sh", "-c", "i=0; while [ $i -lt 1000 ]; do echo line $i; i=$((i+1)); sleep 0.05; done"])).stdout.trim();
     const quick = (await d.docker(["run", "-d", "--name", "quick", IMG, "sleep", "1000"])).stdout.trim();
     await until("first lines", async () => (await d.docker(["logs", "survivor"])).stdout.includes("line 5"));
     const pid = Number((await d.docker(["inspect", "-f", "{{.State.Pid}}", "survivor"])).stdout.trim());
-    d.proc.kill("SIGKILL");
-    await d.proc.exited;
+    const live = restarted.at(-1) ?? d;
+    live.proc.kill("SIGKILL");
+    await live.proc.exited;
     // while berthd is down: the container runs on; "quick" exits
     const quickPid = Number(JSON.parse(readFileSync(join(d.execRoot, "runtime", quick, "state.json"), "utf8")).pid);
     process.kill(quickPid, "SIGKILL");
