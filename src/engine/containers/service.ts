@@ -38,6 +38,7 @@ import type { OverlaySnapshotter } from "../storage/overlay.ts";
 import type { ContainerCounts, ContainerSource } from "../engine.ts";
 import type { ContainerRecord, CreateBody, DockerConfig, HostConfig, NetworkSettings, ResolvedMount, SpecInput } from "./model.ts";
 import { validateHealthcheck } from "./health.ts";
+import { ensureWorkingDir } from "./inroot.ts";
 import { checkName, generateName } from "./names.ts";
 import { nextBackoff, policyName, restartOnDaemonStart, shouldRestart } from "./restart-policy.ts";
 import { createdState, exitedState, runningState, ZERO_TIME } from "./status.ts";
@@ -283,6 +284,7 @@ export class ContainerService implements ContainerSource {
       const rootfs = await this.d.snapshots.mount(id);
       rec.rootfs = rootfs;
       this.d.mounts?.prepare(rec);
+      ensureWorkingDir(rootfs, rec.Config.WorkingDir);
       if (this.d.networks) {
         net = await this.d.networks.setup(rec);
         rec.NetworkSettings = net.settings;
