@@ -8,6 +8,7 @@ import { BerthError } from "../errors.ts";
 import { MSG, opName, opSpecField } from "./plan/opcodes.ts";
 import { encodePlan, type Instruction } from "./plan/record.ts";
 import { berthInitExe } from "./native.ts";
+import { reapChild } from "./sys/reaper.ts";
 
 export type StdioSpec = number | "inherit" | "ignore" | "pipe";
 
@@ -86,6 +87,13 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
     if (pid > 0) killQuietly(pid);
     helper.kill(9);
     if (console !== undefined) closeQuietly(console);
+    if (pid > 0) {
+      // The child may outlive berth-init by a moment and be reparented to us
+      // (berthd is a child subreaper): reap it, or its zombie stays in the
+      // container's pid namespace and the container's init can never finish exiting.
+      await helper.exited;
+      await reapOrphan(pid);
+    }
     throw e;
   } finally {
     conn.close();
@@ -97,6 +105,20 @@ function closeQuietly(fd: number) {
   try {
     closeSync(fd);
   } catch {}
+}
+
+/** Collect pid if it was reparented to us (it was SIGKILLed: it dies at once); nothing when it is not our child. */
+async function reapOrphan(pid: number) {
+  for (let i = 0; i < 500; i++) {
+    let r;
+    try {
+      r = reapChild(pid);
+    } catch {
+      return;
+    }
+    if (r.state !== "running") return;
+    await Bun.sleep(2);
+  }
 }
 
 function killQuietly(pid: number) {

@@ -223,7 +223,26 @@ async function prune(ctx: Ctx): Promise<Response> {
   return jsonResponse({ ContainersDeleted: res.deleted.length ? res.deleted : null, SpaceReclaimed: res.spaceReclaimed }, 200, ctx.headers);
 }
 
+/** POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes= (body: config over the container's) */
+async function commit(ctx: Ctx): Promise<Response> {
+  const q = ctx.query;
+  const container = q.get("container") ?? "";
+  if (!container) throw invalidArgument("container: required");
+  const body = await jsonBody(ctx.req);
+  const id = await service(ctx).commit(ctx.tenant, container, {
+    repo: q.get("repo") || undefined,
+    tag: q.get("tag") || undefined,
+    comment: q.get("comment") ?? undefined,
+    author: q.get("author") ?? undefined,
+    changes: q.getAll("changes").filter((c) => c !== ""),
+    pause: q.get("pause") === null || q.get("pause") === "" ? true : boolParam(q, "pause"),
+    config: Object.keys(body).length ? body : undefined,
+  });
+  return jsonResponse({ Id: id }, 201, ctx.headers);
+}
+
 export const containerRoutes: Route[] = [
+  route("POST", "/commit", commit),
   route("GET", "/containers/json", list),
   route("POST", "/containers/create", create),
   route("POST", "/containers/prune", prune),

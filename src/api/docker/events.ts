@@ -57,7 +57,10 @@ export function eventMatches(f: Filters, e: EngineEvent): boolean {
   const attrs = e.actor.attributes;
   const actorIs = (type: string) => (v: string) => e.type === type && (e.actor.id === v || e.actor.id.startsWith(v) || attrs.name === v);
   if (!any("type", (v) => v === e.type)) return false;
-  if (!any("event", (v) => v === e.action)) return false;
+  // dockerd (#25798): "health_status", "exec_create" and "exec_start" match their "name: detail" actions by prefix
+  const FUZZY = ["health_status", "exec_create", "exec_start"];
+  const fuzzy = filterValues(f, "event").some((v) => FUZZY.includes(v));
+  if (!any("event", (v) => v === e.action || (fuzzy && e.action.startsWith(v)))) return false;
   if (!any("scope", (v) => v === "local")) return false;
   if (
     !any("image", (v) => {

@@ -5,6 +5,7 @@
  * Thin adapters over the engine's ExecService.
  */
 import { invalidArgument } from "../../errors.ts";
+import { asBerthError, clientMessage } from "../errors.ts";
 import type { ExecConfig, ExecSession } from "../../engine/containers/exec.ts";
 import { jsonResponse } from "../http.ts";
 import { serveAttach } from "./attach-stream.ts";
@@ -100,7 +101,19 @@ export const execHijackRoutes: HijackRoute[] = [
     const body = await startBody(ctx);
     const id = ctx.params[0]!;
     const execs = ctx.engine.execs;
-    const session = await execs.start(ctx.tenant, id, body);
+    // a failure to start is written into the upgraded stream (as dockerd, which
+    // hijacks first): the CLI prints it and takes the exit code from inspect
+    const tty = Boolean(execs.inspect(ctx.tenant, id).ProcessConfig.tty);
+    let session: ExecSession | undefined;
+    try {
+      session = await execs.start(ctx.tenant, id, body);
+    } catch (e) {
+      if (body.Detach) throw e;
+      upgraded(conn.socket, ctx.headers, attachContentType(body.Tty ?? tty, ctx.version));
+      const msg = new TextEncoder().encode(`${clientMessage(asBerthError(e))}\r\n`);
+      conn.socket.end(body.Tty ?? tty ? msg : encodeFrames(STDOUT, msg));
+      return;
+    }
     if (!session) {
       // detached over an upgrade: nothing to stream
       upgraded(conn.socket, ctx.headers, attachContentType(Boolean(body.Tty), ctx.version));

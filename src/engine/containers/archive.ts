@@ -298,7 +298,8 @@ async function* entry(view: FsView, node: Node, name: string, links: Map<string,
 
 /** GET /containers/{id}/export: the container's rootfs (without its mounts) as a tar. */
 export function exportRootfs(rootfs: string): AsyncGenerator<Uint8Array> {
-  return createTar(rootfs);
+  // members named as docker names them ("bin/sh", not "./bin/sh")
+  return createTar(rootfs, ["."], { stripDotSlash: true });
 }
 
 // ---------------------------------------------------------------- tar in

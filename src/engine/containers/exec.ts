@@ -276,7 +276,9 @@ export class ExecService {
     try {
       launched = await execInContainer(rt, { id: c.Id, process: proc, stdio: [pipe(cfg.AttachStdin), pipe(cfg.AttachStdout), pipe(cfg.AttachStderr)] });
     } catch (err) {
-      e.state = "created";
+      // as dockerd: an exec that failed to start has run, with exit code 126
+      e.state = "exited";
+      e.exitCode = 126;
       throw err;
     }
     e.pid = launched.pid;

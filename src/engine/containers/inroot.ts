@@ -214,3 +214,16 @@ export function openChild(view: FsView, dir: { fd: number; path: string }, name:
     throw e;
   }
 }
+
+/**
+ * docker's SetupWorkingDirectory: create the container's working directory in
+ * its rootfs (0755, owned by the caller: root) when it is missing, resolving
+ * symlinks inside the rootfs. A path that cannot be made is left for the
+ * runtime's chdir to report.
+ */
+export function ensureWorkingDir(rootfs: string, workingDir: string | undefined) {
+  if (!workingDir || !workingDir.startsWith("/") || posix.normalize(workingDir) === "/") return;
+  try {
+    closeQuietly(resolveInContainer({ rootfs, mounts: [] }, workingDir, { mkdirs: true }).fd);
+  } catch {}
+}

@@ -25,7 +25,9 @@ import { Runtime } from "../../runtime/container.ts";
 import { pause as pauseRuntime, resume as resumeRuntime } from "../../runtime/ops/pause.ts";
 import type { EventBus } from "../events.ts";
 import type { ImageService } from "../image-service.ts";
-import type { ImageConfig } from "../images/spec.ts";
+import type { ContainerConfig as ImageContainerConfig, ImageConfig } from "../images/spec.ts";
+import { commitContainer } from "../images/commit.ts";
+import { parseReference } from "../images/reference.ts";
 import { errorFields, type Logger } from "../logger.ts";
 import { monitorDir, FILES } from "../monitor/layout.ts";
 import { openMonitored, startMonitored, type MonitoredContainer } from "../monitor/monitored.ts";
@@ -36,6 +38,7 @@ import type { OverlaySnapshotter } from "../storage/overlay.ts";
 import type { ContainerCounts, ContainerSource } from "../engine.ts";
 import type { ContainerRecord, CreateBody, DockerConfig, HostConfig, NetworkSettings, ResolvedMount, SpecInput } from "./model.ts";
 import { validateHealthcheck } from "./health.ts";
+import { ensureWorkingDir } from "./inroot.ts";
 import { checkName, generateName } from "./names.ts";
 import { emptySettings, type NetworkSetup } from "./networking.ts";
 import { nextBackoff, policyName, restartOnDaemonStart, shouldRestart } from "./restart-policy.ts";
@@ -107,6 +110,19 @@ export interface StopOptions {
   /** seconds before SIGKILL; -1: wait forever */
   timeout?: number;
   signal?: string;
+}
+
+export interface CommitOptions {
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  /** Dockerfile instructions (CMD, ENV, ...) */
+  changes?: string[];
+  /** image config fields over the container's */
+  config?: Partial<ImageContainerConfig>;
+  /** freeze a running container for the copy (default true) */
+  pause?: boolean;
 }
 
 export type WaitCondition = "not-running" | "next-exit" | "removed";
@@ -265,6 +281,7 @@ export class ContainerService implements ContainerSource {
       const rootfs = await this.d.snapshots.mount(id);
       rec.rootfs = rootfs;
       this.d.mounts?.prepare(rec);
+      ensureWorkingDir(rootfs, rec.Config.WorkingDir);
       if (this.d.networks) {
         net = await this.d.networks.setup(rec);
         rec.NetworkSettings = net.settings;
@@ -569,6 +586,57 @@ export class ContainerService implements ContainerSource {
     if (condition === "not-running" && !rec.State.Running && !rec.State.Restarting) return result(rec);
     const r = await Promise.race([this.nextExit(id), aborted]);
     return result(r);
+  }
+
+  // ------------------------------------------------------------ commit
+
+  /**
+   * docker commit: the container's writable layer as a new image on top of
+   * its own. The image config is the container's (with `config` fields over
+   * it), then the Dockerfile `changes`. A running container is frozen for the
+   * copy unless `pause` is false (docker's default is to pause).
+   */
+  async commit(tenant: string, ref: string, o: CommitOptions = {}): Promise<string> {
+    const rec = this.store.get(tenant, ref);
+    let reference: string | undefined;
+    if (o.repo) reference = o.tag ? `${o.repo}:${o.tag}` : o.repo;
+    else if (o.tag) throw invalidArgument("tag: given without repo");
+    if (reference !== undefined && parseReference(reference).digest) throw invalidArgument(`repo: ${reference}: cannot commit to a digest reference`);
+    return await this.serialize(rec.Id, async () => {
+      const cur = this.mustGet(rec.Id);
+      if (!this.d.snapshots.containers().includes(cur.Id)) throw failedPrecondition(`Container ${cur.Id} has no filesystem to commit`);
+      const c = cur.Config;
+      const fromContainer: Partial<ImageContainerConfig> = {
+        User: c.User,
+        ExposedPorts: c.ExposedPorts,
+        Env: c.Env,
+        Entrypoint: c.Entrypoint,
+        Cmd: c.Cmd,
+        Volumes: c.Volumes,
+        WorkingDir: c.WorkingDir,
+        Labels: c.Labels,
+        StopSignal: c.StopSignal,
+        Healthcheck: c.Healthcheck,
+      } as Partial<ImageContainerConfig>;
+      for (const k of Object.keys(fromContainer) as (keyof ImageContainerConfig)[]) if (fromContainer[k] === undefined) delete fromContainer[k];
+      const freeze = o.pause !== false && cur.State.Running && !cur.State.Paused;
+      if (freeze) pauseRuntime(this.runtime(), cur.Id);
+      let img;
+      try {
+        img = await commitContainer(this.d.images.store, this.d.snapshots, tenant, cur.Id, cur.Image, {
+          ref: reference,
+          changes: o.changes,
+          config: { ...fromContainer, ...(o.config ?? {}) },
+          comment: o.comment || undefined,
+          author: o.author || undefined,
+          createdBy: [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])].join(" "),
+        });
+      } finally {
+        if (freeze) this.resumeQuietly(cur.Id);
+      }
+      this.emit(cur, "commit", { comment: o.comment ?? "", imageID: img.id, imageRef: reference ?? "" });
+      return img.id;
+    });
   }
 
   // ------------------------------------------------------------ remove, rename

@@ -69,8 +69,10 @@ export async function extractTar(dir: string, src: AsyncIterable<Uint8Array>): P
  * Stream a tar of `dir`'s contents (members "./..."; xattrs, numeric owners,
  * sorted, one file system). `paths` limits it to those members.
  */
-export async function* createTar(dir: string, paths: string[] = ["."]): AsyncGenerator<Uint8Array> {
-  const proc = Bun.spawn(["tar", "-c", "-f", "-", "-C", dir, ...CREATE_FLAGS, "--", ...paths], {
+export async function* createTar(dir: string, paths: string[] = ["."], o: { stripDotSlash?: boolean } = {}): AsyncGenerator<Uint8Array> {
+  // stripDotSlash: members named "bin/sh" rather than "./bin/sh" (the root stays "./")
+  const names = o.stripDotSlash ? ["--transform=s,^\\./,,S", "--show-transformed-names"] : [];
+  const proc = Bun.spawn(["tar", "-c", "-f", "-", "-C", dir, ...CREATE_FLAGS, ...names, "--", ...paths], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",

@@ -36,6 +36,16 @@ describe("event filters", () => {
     expect(eventMatches(parseFilters('{"scope":{"swarm":true}}'), ev())).toBe(false);
   });
 
+  test("health_status, exec_create, exec_start match their detailed actions by prefix (dockerd #25798)", () => {
+    const hs = ev({ type: "container", action: "health_status: healthy" });
+    expect(eventMatches(parseFilters('{"event":{"health_status":true}}'), hs)).toBe(true);
+    expect(eventMatches(parseFilters('{"event":{"health_status: healthy":true}}'), hs)).toBe(true);
+    expect(eventMatches(parseFilters('{"event":{"health_status: unhealthy":true}}'), hs)).toBe(false);
+    expect(eventMatches(parseFilters('{"event":{"exec_start":true}}'), ev({ type: "container", action: "exec_start: sh -c true" }))).toBe(true);
+    expect(eventMatches(parseFilters('{"event":{"exec":true}}'), ev({ type: "container", action: "exec_start: sh" }))).toBe(false);
+    expect(eventMatches(parseFilters('{"event":{"die":true}}'), ev({ type: "container", action: "die" }))).toBe(true);
+  });
+
   test("image by id, id prefix, or reference in any spelling", () => {
     expect(eventMatches(parseFilters('{"image":{"abab":true}}'), ev())).toBe(true);
     expect(eventMatches(parseFilters('{"image":{"docker.io/library/busybox:v1":true}}'), ev())).toBe(true);
