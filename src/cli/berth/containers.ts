@@ -41,7 +41,7 @@ interface ContainerSummary {
   Labels: Record<string, string> | null;
   State: string;
   Status: string;
-  Mounts?: { Name?: string; Source?: string }[];
+  Mounts?: { Name?: string; Source?: string; Driver?: string }[];
   NetworkSettings?: { Networks?: Record<string, unknown> };
 }
 
@@ -73,13 +73,17 @@ function psRows(list: ContainerSummary[], noTrunc: boolean) {
       Ports: portsText(c.Ports ?? []),
       State: c.State,
       Status: c.Status,
-      Size: c.SizeRw !== undefined ? `${humanSize(c.SizeRw, 3)} (virtual ${humanSize(c.SizeRootFs ?? 0, 3)})` : "",
+      Size: (c.SizeRootFs ?? 0) > 0 ? `${humanSize(c.SizeRw ?? 0, 3)} (virtual ${humanSize(c.SizeRootFs!, 3)})` : humanSize(c.SizeRw ?? 0, 3),
       Names: (noTrunc ? names : names.filter((n) => !n.includes("/"))).join(","),
       Labels: Object.entries(c.Labels ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(","),
       Mounts: (c.Mounts ?? []).map((m) => m.Name || m.Source || "").join(","),
+      LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Driver === "local").length),
       Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(","),
+      Platform: null,
+      /** {{.Label "key"}} as docker's container context has it */
+      Label: (key: unknown) => c.Labels?.[String(key)] ?? "",
     };
   });
 }
@@ -110,7 +114,7 @@ export const ps = verb(
     }
     if (v.latest) limit = 1;
     const format = str(v, "format");
-    const wantSize = v.size === true || (format !== undefined && /\.Size\b/.test(format));
+    const wantSize = v.size === true || (format !== undefined && /\.Size\b|json \.\s*\}\}/.test(format));
     const list = await ctx.client.json<ContainerSummary[]>("GET", "/containers/json", {
       query: {
         all: v.all || (limit !== undefined && limit > 0) ? "1" : undefined,
@@ -305,7 +309,7 @@ export const port = verb({ name: "port", usage: "CONTAINER [PRIVATE_PORT[/PROTO]
 export const top = verb({ name: "top", usage: "CONTAINER [ps OPTIONS]", summary: "Display the running processes of a container", flags: {}, min: 1, max: Infinity, stopAtPositional: true }, async (ctx, { positionals }) => {
   const [id, ...psArgs] = positionals as [string, ...string[]];
   const r = await ctx.client.json<{ Titles: string[]; Processes: string[][] }>("GET", `/containers/${enc(id)}/top`, { query: { ps_args: psArgs.length ? psArgs.join(" ") : undefined } });
-  ctx.out.write(table([r.Titles, ...r.Processes]));
+  ctx.out.write(table([r.Titles, ...r.Processes], 20)); // docker's top: tabwriter min width 20
   return 0;
 });
 
