@@ -4,7 +4,7 @@
  * export, container prune, and inspect (containers first, then images,
  * volumes and networks, as docker does).
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { humanSize } from "../../api/docker/jsonmessage.ts";
 import { DaemonError } from "./client.ts";
@@ -12,6 +12,7 @@ import { filtersParam, shortId, type Context } from "./context.ts";
 import { CliError, each, verb, type FlagSpec, type FlagValues } from "./flags.ts";
 import { ago, formatRows, render, table } from "./format.ts";
 import { parseBytes, parseRestart } from "./run-flags.ts";
+import { writeAll } from "./session.ts";
 
 const enc = encodeURIComponent;
 const b = (help: string, short?: string): FlagSpec => ({ type: "bool", help, short });
@@ -297,7 +298,7 @@ export const port = verb({ name: "port", usage: "CONTAINER [PRIVATE_PORT[/PROTO]
     const [p, proto = "tcp"] = positionals[1].split("/");
     const key = `${p}/${proto}`;
     const found = ports[key];
-    if (!found?.length) throw new CliError(`Error: No public port '${key}' published for ${positionals[0]}`, 1);
+    if (!found?.length) throw new CliError(`Error: No public port '${positionals[1]}' published for ${positionals[0]}`, 1);
     ctx.out.write(found.map((h) => hostText(h) + "\n").join(""));
     return 0;
   }
@@ -317,13 +318,13 @@ export const top = verb({ name: "top", usage: "CONTAINER [ps OPTIONS]", summary:
 export async function saveBody(ctx: Context, body: ReadableStream<Uint8Array>, output: string | undefined, verbName: string): Promise<void> {
   if (!output) {
     if (ctx.out.isTTY) throw new CliError(`cowardly refusing to save to a terminal. Use the -o flag or redirect`, 1);
-    for await (const c of body as unknown as AsyncIterable<Uint8Array>) for (let off = 0; off < c.length; ) off += writeSync(1, c, off);
+    for await (const c of body as unknown as AsyncIterable<Uint8Array>) writeAll(1, c); // a pipe may be non-blocking
     return;
   }
   const tmp = join(dirname(output), `.${basename(output)}.tmp-${process.pid}`);
   const fd = openSync(tmp, "w", 0o644);
   try {
-    for await (const c of body as unknown as AsyncIterable<Uint8Array>) for (let off = 0; off < c.length; ) off += writeSync(fd, c, off);
+    for await (const c of body as unknown as AsyncIterable<Uint8Array>) writeAll(fd, c);
     closeSync(fd);
     renameSync(tmp, output);
   } catch (e) {
