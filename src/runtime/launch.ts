@@ -8,6 +8,7 @@ import { BerthError } from "../errors.ts";
 import { MSG, opName, opSpecField } from "./plan/opcodes.ts";
 import { encodePlan, type Instruction } from "./plan/record.ts";
 import { berthInitExe } from "./native.ts";
+import { reapChild } from "./sys/reaper.ts";
 
 export type StdioSpec = number | "inherit" | "ignore" | "pipe";
 
@@ -86,11 +87,28 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
     if (pid > 0) killQuietly(pid);
     helper.kill(9);
     if (console !== undefined) closeQuietly(console);
+    if (pid > 0) await reapOrphan(helper, pid);
     throw e;
   } finally {
     conn.close();
   }
   return { pid, helper, console };
+}
+
+/**
+ * The helper died before collecting the process it forked, so a subreaper
+ * (berthd) inherits it: collect it, or its zombie stays forever, and one that
+ * had joined a container's pid namespace (exec) keeps that container's init
+ * from ever finishing its exit (the kernel waits for every pid of the
+ * namespace). A caller that is not a subreaper has nothing to collect.
+ */
+async function reapOrphan(helper: Subprocess, pid: number): Promise<void> {
+  await helper.exited; // the kernel reparents pid as the helper exits
+  for (let i = 0; i < 500; i++) {
+    const r = reapChild(pid);
+    if (r.state !== "running") return;
+    await Bun.sleep(10);
+  }
 }
 
 function closeQuietly(fd: number) {

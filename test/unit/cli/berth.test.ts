@@ -132,3 +132,48 @@ describe("berth client", () => {
     expect(registryAuthHeader("reg:5000", { DOCKER_CONFIG: join(dir, "none") })).toBe("");
   });
 });
+
+describe("berth --help", () => {
+  const BERTH = join(import.meta.dir, "..", "..", "..", "bin", "berth");
+  const verbs = ["run", "create", "start", "attach", "exec", "logs", "cp", "stats", "ps", "stop", "restart", "kill", "rm", "wait", "pause", "unpause", "rename", "update", "port", "top", "export", "images", "inspect", "history", "tag", "rmi", "pull", "push", "load", "save", "import", "version", "info"];
+  const groups: Record<string, string[]> = {
+    image: ["ls", "inspect", "history", "tag", "rm", "prune", "pull", "push", "load", "save", "import"],
+    container: ["ls", "ps", "prune", "inspect", "run", "exec", "cp"],
+    volume: ["create", "ls", "inspect", "rm", "prune"],
+    network: ["create", "ls", "inspect", "rm", "connect", "disconnect", "prune"],
+  };
+  // a socket nobody listens on: --help must not need the daemon
+  const env = { PATH: process.env.PATH, BERTH_HOST: `unix://${join(dir, "nobody.sock")}` };
+  const run = (args: string[]) => {
+    const r = Bun.spawnSync([BERTH, ...args], { env, stdout: "pipe", stderr: "pipe" });
+    return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+  };
+
+  test("the top-level help lists every verb", () => {
+    const r = run(["--help"]);
+    expect(r.code).toBe(0);
+    for (const v of [...verbs, ...Object.keys(groups)]) expect(r.out).toMatch(new RegExp(`^  ${v}\\s`, "m"));
+    expect(run(["help"]).out).toBe(r.out);
+  });
+
+  test("each verb's --help prints its usage and exits 0", () => {
+    const all = [...verbs.map((v) => [v]), ...Object.entries(groups).flatMap(([g, subs]) => subs.map((s) => [g, s]))];
+    const bad = all.filter((args) => {
+      const r = run([...args, "--help"]);
+      return r.code !== 0 || !r.out.startsWith("Usage:  berth ") || r.err !== "";
+    });
+    expect(bad).toEqual([]);
+    expect(run(["help", "cp"]).out).toBe(run(["cp", "--help"]).out);
+  }, 120_000);
+
+  test("a group alone or with --help lists its commands", () => {
+    for (const g of Object.keys(groups)) {
+      for (const args of [[g], [g, "--help"]]) {
+        const r = run(args);
+        expect(r.code).toBe(0);
+        for (const s of groups[g]!) expect(r.out).toMatch(new RegExp(`^  ${s}$`, "m"));
+      }
+    }
+    expect(run(["volume", "frob"]).code).toBe(2);
+  }, 60_000);
+});
