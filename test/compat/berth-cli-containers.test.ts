@@ -51,6 +51,13 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS))("berth CLI: containers", () 
     expect([r.code, r.stdout, r.stderr]).toEqual([3, "out\n", "err\n"]);
     const missing = await d.berth(["run", "--rm", IMG, "/no/such/binary"]);
     expect(missing.code).toBe(127);
+    // without --rm the container stays, and the CLI must not wait for an exit that will never come
+    const kept = await d.berth(["run", "--name", "neverstarted", IMG, "/etc"]);
+    expect(kept.code).toBe(126);
+    const startA = await d.berth(["start", "-a", "neverstarted"]);
+    const dockerStartA = await d.docker(["start", "-a", "neverstarted"]);
+    expect([startA.code, dockerStartA.code]).toEqual([1, 1]);
+    expect((await d.berth(["rm", "neverstarted"])).code).toBe(0);
     const noImage = await d.berth(["run", "--rm", "--pull", "never", "local/nosuch:1", "true"]);
     expect(noImage.code).toBe(125);
     expect(noImage.stderr).toContain("berth: Error response from daemon:");
