@@ -9,7 +9,7 @@
 import { BerthError, exitStatus, invalidArgument } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { ApiClient, resolveHost } from "./berth/client.ts";
-import type { Context, Verb } from "./berth/context.ts";
+import { HelpRequest, type Context, type Verb } from "./berth/context.ts";
 
 const IMAGE_VERBS: Record<string, () => Promise<Verb>> = {
   ls: async () => (await import("./berth/images.ts")).images,
@@ -127,6 +127,7 @@ commands:
   volume    volume commands: create, ls, inspect, rm, prune
   network   network commands: create, ls, inspect, rm, connect, disconnect, prune
   version   client and daemon versions
+  help      this list, or 'berth help COMMAND' for a command's flags
   info      daemon-wide information
 
 The socket: -H, else $BERTH_HOST, else $DOCKER_HOST, else unix:///run/berth/berth.sock.
@@ -154,13 +155,26 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
+  if (name === "help") {
+    // `berth help [COMMAND...]`: the command's --help
+    if (!rest.length) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    return await main([...argv.slice(0, i), ...rest, "--help"]);
+  }
   let load = VERBS[name];
   const group = GROUPS[name];
   if (group) {
     const sub = rest[0];
     const table = await group();
-    load = sub ? table[sub] : undefined;
-    name = `${name} ${sub ?? ""}`.trim();
+    if (sub === undefined || sub === "--help" || sub === "-h") {
+      // as docker: the group's commands, on stdout, status 0
+      process.stdout.write(`Usage:  berth ${name} COMMAND\n\nCommands:\n${Object.keys(table).map((k) => `  ${k}\n`).join("")}\nRun 'berth ${name} COMMAND --help' for more information on a command.\n`);
+      return 0;
+    }
+    load = table[sub];
+    name = `${name} ${sub}`;
     rest = rest.slice(1);
   }
   try {
@@ -175,6 +189,10 @@ async function main(argv: string[]): Promise<number> {
     };
     return await verb(ctx, rest);
   } catch (e) {
+    if (e instanceof HelpRequest) {
+      process.stdout.write(e.usage);
+      return 0;
+    }
     if (!(e instanceof BerthError)) throw e;
     process.stderr.write(`berth: ${e.message}\n`);
     return exitStatus(e.code);

@@ -87,13 +87,7 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
     if (pid > 0) killQuietly(pid);
     helper.kill(9);
     if (console !== undefined) closeQuietly(console);
-    if (pid > 0) {
-      // The child may outlive berth-init by a moment and be reparented to us
-      // (berthd is a child subreaper): reap it, or its zombie stays in the
-      // container's pid namespace and the container's init can never finish exiting.
-      await helper.exited;
-      await reapOrphan(pid);
-    }
+    if (pid > 0) await reapOrphan(helper, pid);
     throw e;
   } finally {
     conn.close();
@@ -101,24 +95,26 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
   return { pid, helper, console };
 }
 
+/**
+ * The helper died before collecting the process it forked, so a subreaper
+ * (berthd) inherits it: collect it, or its zombie stays forever, and one that
+ * had joined a container's pid namespace (exec) keeps that container's init
+ * from ever finishing its exit (the kernel waits for every pid of the
+ * namespace). A caller that is not a subreaper has nothing to collect.
+ */
+async function reapOrphan(helper: Subprocess, pid: number): Promise<void> {
+  await helper.exited; // the kernel reparents pid as the helper exits
+  for (let i = 0; i < 500; i++) {
+    const r = reapChild(pid);
+    if (r.state !== "running") return;
+    await Bun.sleep(10);
+  }
+}
+
 function closeQuietly(fd: number) {
   try {
     closeSync(fd);
   } catch {}
-}
-
-/** Collect pid if it was reparented to us (it was SIGKILLed: it dies at once); nothing when it is not our child. */
-async function reapOrphan(pid: number) {
-  for (let i = 0; i < 500; i++) {
-    let r;
-    try {
-      r = reapChild(pid);
-    } catch {
-      return;
-    }
-    if (r.state !== "running") return;
-    await Bun.sleep(2);
-  }
 }
 
 function killQuietly(pid: number) {

@@ -51,6 +51,13 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS))("berth CLI: containers", () 
     expect([r.code, r.stdout, r.stderr]).toEqual([3, "out\n", "err\n"]);
     const missing = await d.berth(["run", "--rm", IMG, "/no/such/binary"]);
     expect(missing.code).toBe(127);
+    // without --rm the container stays, and the CLI must not wait for an exit that will never come
+    const kept = await d.berth(["run", "--name", "neverstarted", IMG, "/etc"]);
+    expect(kept.code).toBe(126);
+    const startA = await d.berth(["start", "-a", "neverstarted"]);
+    const dockerStartA = await d.docker(["start", "-a", "neverstarted"]);
+    expect([startA.code, dockerStartA.code]).toEqual([1, 1]);
+    expect((await d.berth(["rm", "neverstarted"])).code).toBe(0);
     const noImage = await d.berth(["run", "--rm", "--pull", "never", "local/nosuch:1", "true"]);
     expect(noImage.code).toBe(125);
     expect(noImage.stderr).toContain("berth: Error response from daemon:");
@@ -195,6 +202,71 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS))("berth CLI: containers", () 
     await d.berth(["rm", "once"]);
   });
 
+  test("exec that cannot start: the error in the stream, 126/127 as the docker CLI gets", async () => {
+    expect((await d.berth(["run", "-d", "--name", "execfail", IMG, "sleep", "1000"])).code).toBe(0);
+    for (const cli of [d.berth, d.docker]) {
+      const notRunnable = await cli(["exec", "execfail", "/etc"]);
+      expect(notRunnable.code).toBe(126);
+      expect(notRunnable.stdout).toContain('exec "/etc"');
+      const missing = await cli(["exec", "execfail", "nosuchcmd"]);
+      expect(missing.code).toBe(127);
+      expect(missing.stdout).toContain("executable file not found in $PATH: nosuchcmd");
+      const noContainer = await cli(["exec", "nosuchctr", "true"]);
+      expect(noContainer.code).toBe(1);
+      expect(noContainer.stderr).toContain("No such container: nosuchctr");
+    }
+    // the container is untouched
+    expect((await d.berth(["exec", "execfail", "true"])).code).toBe(0);
+    await d.berth(["rm", "-f", "execfail"]);
+  });
+
+  test("ps and inspect templates print what the docker CLI prints", async () => {
+    expect((await d.berth(["run", "-d", "--name", "tmpl", "-l", "tier=web", "-p", "127.0.0.1::80", IMG, "sleep", "1000"])).code).toBe(0);
+    const both = async (args: string[]) => {
+      const [a, b] = [await d.berth(args), await d.docker(args)];
+      expect(a.stderr).toBe("");
+      expect(a.code).toBe(b.code);
+      return [a.stdout, b.stdout];
+    };
+    const drop = (l: string) => {
+      const o = JSON.parse(l);
+      delete o.RunningFor; // "N seconds ago" moves between the two runs
+      delete o.Status;
+      return o;
+    };
+    for (const f of ["json", "{{json .}}"]) {
+      const [a, b] = await both(["ps", "--filter", "name=tmpl", "--format", f]);
+      expect(Object.keys(JSON.parse(a!))).toEqual(Object.keys(JSON.parse(b!)));
+      expect(drop(a!)).toEqual(drop(b!));
+    }
+    for (const f of ['{{.Names}}|{{.Label "tier"}}|{{.Ports}}|{{.Networks}}|{{.LocalVolumes}}', "table {{.Names}}\t{{.Image}}\t{{.Ports}}"]) {
+      const [a, b] = await both(["ps", "--filter", "name=tmpl", "--format", f]);
+      expect(a).toBe(b!);
+    }
+    const templates = [
+      "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+      "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{end}} {{if .State.Running}}up{{else}}down{{end}}",
+      "{{range $p, $b := .NetworkSettings.Ports}}{{$p}} -> {{(index $b 0).HostIp}}{{end}}",
+      '{{with .State}}{{.Status}} {{.ExitCode}}{{end}} {{join .Config.Cmd " "}} {{upper .Name}} {{len .Config.Cmd}}',
+      "{{json .Config.Labels}} {{.HostConfig.NetworkMode}} {{printf \"%-6s|\" .State.Status}}",
+    ];
+    for (const t of templates) {
+      const [a, b] = await both(["inspect", "-f", t, "tmpl"]);
+      expect(a).toBe(b!);
+    }
+    const [top, dtop] = await both(["top", "tmpl"]);
+    expect(top!.split("\n")[0]).toBe(dtop!.split("\n")[0]!);
+    await d.berth(["rm", "-f", "tmpl"]);
+  });
+
+  test("export to a pipe", async () => {
+    await d.berth(["create", "--name", "exp", IMG, "true"]);
+    const r = Bun.spawnSync(["sh", "-c", `${BERTH} export exp | tar -t | grep -c .`], { env: { PATH: process.env.PATH, BERTH_HOST: d.host }, stdout: "pipe", stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(Number(r.stdout.toString().trim())).toBeGreaterThan(10);
+    await d.berth(["rm", "exp"]);
+  });
+
   test("container prune removes the stopped ones", async () => {
     await d.berth(["run", "--name", "done1", IMG, "true"]);
     const p = await d.berth(["container", "prune", "-f"]);
@@ -210,5 +282,31 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS))("berth CLI: containers", () 
     const out = r.stdout.toString();
     expect(out).toContain("tty:yes");
     expect(r.exitCode).toBe(7);
+  });
+
+  test.skipIf(!haveScript)("run -it: typed input reaches the shell, output comes back once translated, the terminal is restored", async () => {
+    const probe = "stty -a | grep -o -- '-\\?opost' | head -1";
+    const cmd = `${probe}; ${BERTH} run --rm -it ${IMG} sh; echo "code $?"; ${probe}`;
+    const p = Bun.spawn(["script", "-qec", cmd, "/dev/null"], { env: { PATH: process.env.PATH, BERTH_HOST: d.host, TERM: "xterm" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    // type once the shell's prompt is there
+    const reader = p.stdout.getReader();
+    let text = "";
+    while (!text.includes("/ # ")) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += new TextDecoder().decode(r.value);
+    }
+    p.stdin.write("echo $((6*7)); exit 3\n");
+    await p.stdin.flush();
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += new TextDecoder().decode(r.value);
+    }
+    await p.exited;
+    expect(text).toContain("42\r\n");
+    expect(text).not.toContain("\r\r\n");
+    expect(text).toContain("code 3");
+    expect(text.match(/^-?opost/gm)).toEqual(["opost", "opost"]);
   });
 });

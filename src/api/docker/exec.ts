@@ -4,8 +4,7 @@
  * client gets the output as a 200 stream, without stdin), resize, inspect.
  * Thin adapters over the engine's ExecService.
  */
-import { invalidArgument } from "../../errors.ts";
-import { asBerthError, clientMessage } from "../errors.ts";
+import { BerthError, invalidArgument } from "../../errors.ts";
 import type { ExecConfig, ExecSession } from "../../engine/containers/exec.ts";
 import { jsonResponse } from "../http.ts";
 import { serveAttach } from "./attach-stream.ts";
@@ -101,17 +100,16 @@ export const execHijackRoutes: HijackRoute[] = [
     const body = await startBody(ctx);
     const id = ctx.params[0]!;
     const execs = ctx.engine.execs;
-    // a failure to start is written into the upgraded stream (as dockerd, which
-    // hijacks first): the CLI prints it and takes the exit code from inspect
-    const tty = Boolean(execs.inspect(ctx.tenant, id).ProcessConfig.tty);
     let session: ExecSession | undefined;
     try {
       session = await execs.start(ctx.tenant, id, body);
-    } catch (e) {
-      if (body.Detach) throw e;
-      upgraded(conn.socket, ctx.headers, attachContentType(body.Tty ?? tty, ctx.version));
-      const msg = new TextEncoder().encode(`${clientMessage(asBerthError(e))}\r\n`);
-      conn.socket.end(body.Tty ?? tty ? msg : encodeFrames(STDOUT, msg));
+    } catch (err) {
+      // dockerd hijacks first and writes a start failure into the stream (the client reads the exit code from inspect)
+      if (body.Detach || !(err instanceof BerthError) || err.code === "NotFound") throw err;
+      const tty = body.Tty ?? Boolean(execs.inspect(ctx.tenant, id).ProcessConfig?.tty);
+      upgraded(conn.socket, ctx.headers, attachContentType(tty, ctx.version));
+      const msg = new TextEncoder().encode(`${err.message}\r\n`);
+      conn.socket.end(tty ? msg : encodeFrames(STDOUT, msg));
       return;
     }
     if (!session) {

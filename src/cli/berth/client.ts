@@ -26,6 +26,8 @@ export interface RequestOptions {
   query?: Record<string, string | string[] | undefined>;
   body?: RequestInit["body"];
   headers?: Record<string, string>;
+  /** abandons the request (a wait that will not end) */
+  signal?: AbortSignal;
 }
 
 export class ApiClient {
@@ -53,7 +55,7 @@ export class ApiClient {
       for (const x of Array.isArray(v) ? v : [v]) url.searchParams.append(k, x);
     }
     try {
-      return await fetch(url, { method, body: opts.body, headers: opts.headers, unix: this.socket, duplex: "half" } as RequestInit);
+      return await fetch(url, { method, body: opts.body, headers: opts.headers, unix: this.socket, duplex: "half", signal: opts.signal } as RequestInit);
     } catch (e) {
       throw new BerthError("Unavailable", `cannot connect to berthd at ${this.host}: ${(e as Error).message.toLowerCase()}`, { cause: e });
     }

@@ -4,7 +4,7 @@
  * export, container prune, and inspect (containers first, then images,
  * volumes and networks, as docker does).
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { humanSize } from "../../api/docker/jsonmessage.ts";
 import { DaemonError } from "./client.ts";
@@ -12,6 +12,7 @@ import { filtersParam, shortId, type Context } from "./context.ts";
 import { CliError, each, verb, type FlagSpec, type FlagValues } from "./flags.ts";
 import { ago, formatRows, render, table } from "./format.ts";
 import { parseBytes, parseRestart } from "./run-flags.ts";
+import { writeAll } from "./session.ts";
 
 const enc = encodeURIComponent;
 const b = (help: string, short?: string): FlagSpec => ({ type: "bool", help, short });
@@ -41,7 +42,7 @@ interface ContainerSummary {
   Labels: Record<string, string> | null;
   State: string;
   Status: string;
-  Mounts?: { Name?: string; Source?: string }[];
+  Mounts?: { Name?: string; Source?: string; Driver?: string }[];
   NetworkSettings?: { Networks?: Record<string, unknown> };
 }
 
@@ -73,13 +74,17 @@ function psRows(list: ContainerSummary[], noTrunc: boolean) {
       Ports: portsText(c.Ports ?? []),
       State: c.State,
       Status: c.Status,
-      Size: c.SizeRw !== undefined ? `${humanSize(c.SizeRw, 3)} (virtual ${humanSize(c.SizeRootFs ?? 0, 3)})` : "",
+      Size: (c.SizeRootFs ?? 0) > 0 ? `${humanSize(c.SizeRw ?? 0, 3)} (virtual ${humanSize(c.SizeRootFs!, 3)})` : humanSize(c.SizeRw ?? 0, 3),
       Names: (noTrunc ? names : names.filter((n) => !n.includes("/"))).join(","),
       Labels: Object.entries(c.Labels ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(","),
       Mounts: (c.Mounts ?? []).map((m) => m.Name || m.Source || "").join(","),
+      LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Driver === "local").length),
       Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).join(","),
+      Platform: null,
+      /** {{.Label "key"}} as docker's container context has it */
+      Label: (key: unknown) => c.Labels?.[String(key)] ?? "",
     };
   });
 }
@@ -110,7 +115,7 @@ export const ps = verb(
     }
     if (v.latest) limit = 1;
     const format = str(v, "format");
-    const wantSize = v.size === true || (format !== undefined && /\.Size\b/.test(format));
+    const wantSize = v.size === true || (format !== undefined && /\.Size\b|json \.\s*\}\}/.test(format));
     const list = await ctx.client.json<ContainerSummary[]>("GET", "/containers/json", {
       query: {
         all: v.all || (limit !== undefined && limit > 0) ? "1" : undefined,
@@ -293,7 +298,7 @@ export const port = verb({ name: "port", usage: "CONTAINER [PRIVATE_PORT[/PROTO]
     const [p, proto = "tcp"] = positionals[1].split("/");
     const key = `${p}/${proto}`;
     const found = ports[key];
-    if (!found?.length) throw new CliError(`Error: No public port '${key}' published for ${positionals[0]}`, 1);
+    if (!found?.length) throw new CliError(`Error: No public port '${positionals[1]}' published for ${positionals[0]}`, 1);
     ctx.out.write(found.map((h) => hostText(h) + "\n").join(""));
     return 0;
   }
@@ -305,7 +310,7 @@ export const port = verb({ name: "port", usage: "CONTAINER [PRIVATE_PORT[/PROTO]
 export const top = verb({ name: "top", usage: "CONTAINER [ps OPTIONS]", summary: "Display the running processes of a container", flags: {}, min: 1, max: Infinity, stopAtPositional: true }, async (ctx, { positionals }) => {
   const [id, ...psArgs] = positionals as [string, ...string[]];
   const r = await ctx.client.json<{ Titles: string[]; Processes: string[][] }>("GET", `/containers/${enc(id)}/top`, { query: { ps_args: psArgs.length ? psArgs.join(" ") : undefined } });
-  ctx.out.write(table([r.Titles, ...r.Processes]));
+  ctx.out.write(table([r.Titles, ...r.Processes], 20)); // docker's top: tabwriter min width 20
   return 0;
 });
 
@@ -313,13 +318,13 @@ export const top = verb({ name: "top", usage: "CONTAINER [ps OPTIONS]", summary:
 export async function saveBody(ctx: Context, body: ReadableStream<Uint8Array>, output: string | undefined, verbName: string): Promise<void> {
   if (!output) {
     if (ctx.out.isTTY) throw new CliError(`cowardly refusing to save to a terminal. Use the -o flag or redirect`, 1);
-    for await (const c of body as unknown as AsyncIterable<Uint8Array>) for (let off = 0; off < c.length; ) off += writeSync(1, c, off);
+    for await (const c of body as unknown as AsyncIterable<Uint8Array>) writeAll(1, c); // a pipe may be non-blocking
     return;
   }
   const tmp = join(dirname(output), `.${basename(output)}.tmp-${process.pid}`);
   const fd = openSync(tmp, "w", 0o644);
   try {
-    for await (const c of body as unknown as AsyncIterable<Uint8Array>) for (let off = 0; off < c.length; ) off += writeSync(fd, c, off);
+    for await (const c of body as unknown as AsyncIterable<Uint8Array>) writeAll(fd, c);
     closeSync(fd);
     renameSync(tmp, output);
   } catch (e) {

@@ -16,7 +16,23 @@ export type Verb = (ctx: Context, argv: string[]) => Promise<number>;
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** `--help` was asked for: main prints `usage` on stdout and exits 0. */
+export class HelpRequest extends Error {
+  constructor(readonly usage: string) {
+    super("help");
+  }
+}
+
+function optionsUsage(verb: string, options: Options, usage: string): string {
+  const rows = Object.entries(options)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, o]) => `  ${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? (o.multiple ? " list" : " string") : ""}`);
+  return `Usage:  berth ${verb} ${usage}\n${rows.length ? `\nOptions:\n${rows.join("\n")}\n` : ""}`;
+}
+
 export function parse<O extends Options>(verb: string, argv: string[], options: O, positionals: { min: number; max: number; usage: string }) {
+  const end = argv.indexOf("--");
+  if ((end < 0 ? argv : argv.slice(0, end)).includes("--help")) throw new HelpRequest(optionsUsage(verb, options, positionals.usage));
   let r;
   try {
     r = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

@@ -47,8 +47,10 @@ function decodeStat(h: string | null): PathStat | undefined {
   }
 }
 
-/** sed-quote for a GNU tar --transform expression with | as the delimiter */
+/** sed-quote for the pattern of a GNU tar --transform expression with | as the delimiter */
 const sedQuote = (s: string) => s.replace(/[\\|.*[\]^$&]/g, (c) => `\\${c}`);
+/** sed-quote for its replacement: only \\, & and the delimiter are special there */
+const sedQuoteReplacement = (s: string) => s.replace(/[\\|&]/g, (c) => `\\${c}`);
 
 async function tarRun(args: string[], stdin?: AsyncIterable<Uint8Array>): Promise<{ stdout?: ReadableStream<Uint8Array>; done: Promise<void> }> {
   const proc = Bun.spawn(["tar", ...args], { stdin: stdin ? "pipe" : "ignore", stdout: stdin ? "ignore" : "pipe", stderr: "pipe" });
@@ -159,8 +161,8 @@ async function copyTo(ctx: Context, src: string, container: string, dst: string,
     const newName = basename(dst);
     putPath = dirname(dst) || "/";
     args = contentsOnly
-      ? ["-C", local, `--transform=s|^\\.|${sedQuote(newName)}|S`, "."]
-      : ["-C", dirname(local), `--transform=s|^${sedQuote(name)}|${sedQuote(newName)}|S`, name];
+      ? ["-C", local, `--transform=s|^\\.|${sedQuoteReplacement(newName)}|S`, "."]
+      : ["-C", dirname(local), `--transform=s|^${sedQuote(name)}|${sedQuoteReplacement(newName)}|S`, name];
   }
   const t = await tarRun(["-c", "-f", "-", "--numeric-owner", "--format=posix", ...(follow ? ["-h"] : []), ...args]);
   let sent = 0;

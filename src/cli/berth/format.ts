@@ -1,16 +1,18 @@
 /**
- * Output as the docker CLI prints it: aligned tables (3 spaces between
- * columns), "2 hours ago", sizes in decimal units, and `--format` with the
- * part of Go's templates people use: `{{.Field}}`, `{{.A.B}}`, `{{json .}}`,
- * `{{json .Field}}`, `{{index .Map "key"}}`, a leading `table`, and `json`.
+ * Output as the docker CLI prints it: aligned tables (Go's tabwriter as
+ * docker sets it up: columns at least 10 wide, 3 spaces of padding),
+ * "2 hours ago", sizes in decimal units, and `--format` with Go's templates
+ * (template.ts), a leading `table`, and `json`.
  */
-import { invalidArgument } from "../../errors.ts";
+import { execute } from "./template.ts";
 
-export function table(rows: string[][]): string {
+/** Go's tabwriter.NewWriter(out, minwidth, 1, 3, ' ', 0): every cell but a line's last padded to its column's width + 3, at least minwidth */
+export function table(rows: string[][], minWidth = 10): string {
   if (!rows.length) return "";
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join("").trimEnd()).join("\n") + "\n";
+  const width = (c: string) => [...c].length;
+  for (const r of rows) r.forEach((c, i) => i < r.length - 1 && (widths[i] = Math.max(widths[i] ?? 0, width(c) + 3, minWidth)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + " ".repeat(widths[i]! - width(c)))).join("")).join("\n") + "\n";
 }
 
 /** go-units HumanDuration. */
@@ -33,54 +35,20 @@ export function humanDuration(ms: number): string {
 
 export const ago = (unixSeconds: number, now = Date.now()) => `${humanDuration(now - unixSeconds * 1000)} ago`;
 
-/** A value as Go's fmt %v prints it. */
-export function goString(v: unknown): string {
-  if (v === null || v === undefined) return "<no value>";
-  if (Array.isArray(v)) return `[${v.map(goString).join(" ")}]`;
-  if (typeof v === "object")
-    return `map[${Object.keys(v as object)
-      .sort()
-      .map((k) => `${k}:${goString((v as Record<string, unknown>)[k])}`)
-      .join(" ")}]`;
-  return String(v);
-}
-
-function lookup(data: unknown, path: string): unknown {
-  if (path === ".") return data;
-  let cur: unknown = data;
-  for (const key of path.split(".").slice(1)) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[key];
-  }
-  return cur;
-}
-
-function evalAction(expr: string, data: unknown): string {
-  const e = expr.trim();
-  let m = /^json\s+(\.[\w.]*)$/.exec(e);
-  if (m) return JSON.stringify(lookup(data, m[1]!) ?? null);
-  m = /^index\s+(\.[\w.]*)\s+"([^"]*)"$/.exec(e);
-  if (m) {
-    const obj = lookup(data, m[1]!) as Record<string, unknown> | undefined;
-    const v = obj?.[m[2]!];
-    return v === undefined ? "<no value>" : goString(v);
-  }
-  m = /^(\.[\w.]*)$/.exec(e);
-  if (m) return goString(lookup(data, m[1]!));
-  throw invalidArgument(`--format: unsupported template action "{{${expr}}}" (supported: {{.Field}}, {{json .X}}, {{index .X "k"}})`);
-}
+export { goString } from "./template.ts";
 
 /** Render a template against one value ("\\t" and "\\n" escapes as docker allows). */
 export function render(template: string, data: unknown): string {
-  const t = template.replace(/\\t/g, "\t").replace(/\\n/g, "\n");
-  return t.replace(/\{\{(.*?)\}\}/g, (_, expr: string) => evalAction(expr, data));
+  return execute(template.replace(/\\t/g, "\t").replace(/\\n/g, "\n"), data);
 }
 
 /**
  * Print rows with --format: "json" (one JSON object a line), "table ..." (a
  * table whose header is `headers` for the named fields), or a template.
  */
-export function formatRows(format: string, rows: Record<string, unknown>[], headers: Record<string, string>): string {
+export function formatRows(format: string, unsorted: Record<string, unknown>[], headers: Record<string, string>): string {
+  // docker's formatter contexts marshal as Go maps: keys in order
+  const rows = unsorted.map((r) => Object.fromEntries(Object.keys(r).sort().map((k) => [k, r[k]])));
   if (format === "json") return rows.map((r) => JSON.stringify(r) + "\n").join("");
   if (format.startsWith("table")) {
     const t = format.slice(5).trim();

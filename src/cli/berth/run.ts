@@ -74,7 +74,7 @@ export interface AttachPlan {
  * Attach, arm the wait, start, pump; the container's exit status.
  * `start` false: attach to a running container (docker attach).
  */
-export async function attachAndRun(ctx: Context, plan: AttachPlan, start: boolean): Promise<number> {
+export async function attachAndRun(ctx: Context, plan: AttachPlan, start: boolean, startErrorStatusOf: (message: string) => number = startErrorStatus): Promise<number> {
   const id = enc(plan.id);
   const conn = await hijack(ctx.client, `/containers/${id}/attach`, {
     stream: "1",
@@ -83,16 +83,19 @@ export async function attachAndRun(ctx: Context, plan: AttachPlan, start: boolea
     stderr: plan.stderr ? "1" : "0",
   });
   let waited: Promise<{ StatusCode: number; Error?: { Message?: string } | null }>;
+  // a container that did not start will not exit either: its wait is then abandoned
+  const abandon = new AbortController();
   try {
-    const w = await ctx.client.request("POST", `/containers/${id}/wait`, { query: { condition: plan.condition } });
+    const w = await ctx.client.request("POST", `/containers/${id}/wait`, { query: { condition: plan.condition }, signal: abandon.signal });
     waited = w.json() as never;
     waited.catch(() => {});
     if (start) await ctx.client.request("POST", `/containers/${id}/start`);
   } catch (e) {
+    abandon.abort();
     conn.socket.destroy();
     if (start && e instanceof DaemonError) {
       ctx.err(`berth: Error response from daemon: ${e.message}\n`);
-      throw new CliError("", startErrorStatus(e.message));
+      throw new CliError("", startErrorStatusOf(e.message));
     }
     throw e;
   }
@@ -202,7 +205,8 @@ export const start = verb(
       const c = await inspectLite(ctx, p.positionals[0]!);
       const stdin = interactive && !!c.Config.OpenStdin;
       if (c.Config.Tty && stdin && !ctx.stdinIsTTY) throw new CliError("the input device is not a TTY", 1);
-      return attachAndRun(ctx, { id: c.Id, tty: !!c.Config.Tty, stdin, stdout: true, stderr: true, sigProxy: true, condition: "next-exit" }, true);
+      // docker start -a: a start error is a plain error (status 1), not run's 125/126/127
+      return attachAndRun(ctx, { id: c.Id, tty: !!c.Config.Tty, stdin, stdout: true, stderr: true, sigProxy: true, condition: "next-exit" }, true, () => 1);
     }
     let status = 0;
     for (const n of p.positionals) {

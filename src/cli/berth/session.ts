@@ -7,6 +7,7 @@
  */
 import { writeSync } from "node:fs";
 import { BerthError } from "../../errors.ts";
+import { setOutputProcessing } from "../../runtime/sys/tty.ts";
 import type { ApiClient } from "./client.ts";
 import { Demuxer, STDERR, SYSERR, type Hijacked } from "./hijack.ts";
 
@@ -77,8 +78,15 @@ export async function runSession(conn: Hijacked, o: SessionOptions): Promise<voi
       process.on("SIGWINCH", winch);
     }
   }
+  let opost: boolean | undefined;
   try {
-    if (raw) stdin.setRawMode(true);
+    if (raw) {
+      stdin.setRawMode(true);
+      // the container's tty already made "\r\n": no second output processing here (moby/term's MakeRaw clears OPOST)
+      try {
+        opost = setOutputProcessing(0, false);
+      } catch {}
+    }
     if (o.stdin) {
       stdin.on("data", onStdin);
       stdin.once("end", onStdinEnd);
@@ -101,7 +109,13 @@ export async function runSession(conn: Hijacked, o: SessionOptions): Promise<voi
       // a piped stdin would keep the process alive
       if (!stdin.isTTY) stdin.destroy();
     }
-    if (raw) stdin.setRawMode(false);
+    if (raw) {
+      if (opost !== undefined)
+        try {
+          setOutputProcessing(0, opost);
+        } catch {}
+      stdin.setRawMode(false);
+    }
     sock.destroy();
   }
   if (sysError) throw new BerthError("Internal", sysError.trim());

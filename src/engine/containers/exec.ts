@@ -159,6 +159,15 @@ async function pump(stream: ReadableStream<Uint8Array> | undefined, name: Output
   }
 }
 
+/** dockerd's exit code for a process that could not be started: 127 not found, 126 not runnable, none otherwise */
+export function startFailureExitCode(err: unknown): number | undefined {
+  const m = (err instanceof Error ? err.message : String(err)).toLowerCase();
+  if (m.includes("executable file not found") || m.includes("no such file or directory")) return 127;
+  if (m.includes("permission denied")) return 126;
+  if (m.includes("not a directory")) return 127;
+  return undefined;
+}
+
 function exitCodeOf(proc: { exitCode: number | null; signalCode: string | number | null }): number {
   if (proc.exitCode !== null) return proc.exitCode;
   const sig = typeof proc.signalCode === "number" ? proc.signalCode : proc.signalCode ? (osc.signals as Record<string, number>)[proc.signalCode] : undefined;
@@ -276,9 +285,13 @@ export class ExecService {
     try {
       launched = await execInContainer(rt, { id: c.Id, process: proc, stdio: [pipe(cfg.AttachStdin), pipe(cfg.AttachStdout), pipe(cfg.AttachStderr)] });
     } catch (err) {
-      // as dockerd: an exec that failed to start has run, with exit code 126
-      e.state = "exited";
-      e.exitCode = 126;
+      // as dockerd's translateContainerdStartErr: a command that is not there is 127, one that cannot be run 126; the exec is then over
+      const code = startFailureExitCode(err);
+      if (code === undefined) e.state = "created";
+      else {
+        e.state = "exited";
+        e.exitCode = code;
+      }
       throw err;
     }
     e.pid = launched.pid;

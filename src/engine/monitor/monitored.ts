@@ -74,6 +74,8 @@ export async function startMonitored(opts: StartOptions): Promise<MonitoredConta
       monitor: { dir, log: log?.path, maxSize: log?.maxSize, maxFiles: log?.maxFiles, openStdin: cfg.openStdin, stdinOnce: cfg.stdinOnce },
     });
   } catch (e) {
+    // the monitor may have been forked before the failure: collect it (we are its subreaper), or it stays a zombie
+    await new MonitoredContainer(dir, cfg).reap().catch(() => {});
     // nothing runs: nothing for recover() to find (a log of an earlier run stays)
     rmSync(join(dir, FILES.config), { force: true });
     throw e;

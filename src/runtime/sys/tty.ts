@@ -53,3 +53,20 @@ export function clearOnlcr(fd: number) {
   v.setUint32(4, v.getUint32(4, true) & ~ONLCR, true);
   ioctl(fd, TCSETS, t, "set terminal attributes");
 }
+
+const OPOST = 0o1;
+
+/**
+ * Turn a terminal's output processing (OPOST) on or off; returns whether it
+ * was on. A client in raw mode turns it off as moby/term's MakeRaw does, so
+ * the container's own "\r\n" is not made "\r\r\n" (libuv's raw mode keeps it).
+ */
+export function setOutputProcessing(fd: number, on: boolean): boolean {
+  const t = new Uint8Array(64);
+  ioctl(fd, TCGETS, t, "get terminal attributes");
+  const v = new DataView(t.buffer);
+  const oflag = v.getUint32(4, true);
+  v.setUint32(4, on ? oflag | OPOST : oflag & ~OPOST, true);
+  ioctl(fd, TCSETS, t, "set terminal attributes");
+  return (oflag & OPOST) !== 0;
+}

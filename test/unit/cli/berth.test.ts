@@ -16,8 +16,10 @@ function body(lines: object[]): ReadableStream<Uint8Array> {
 }
 
 describe("berth output", () => {
-  test("tables align with three spaces", () => {
-    expect(table([["A", "BB"], ["ccc", "d"]])).toBe("A     BB\nccc   d\n");
+  test("tables align as docker's tabwriter: three spaces, columns at least 10 wide", () => {
+    expect(table([["A", "BB"], ["ccc", "d"]])).toBe("A         BB\nccc       d\n");
+    expect(table([["CONTAINER ID", "X"], ["abc", ""]])).toBe("CONTAINER ID   X\nabc            \n");
+    expect(table([["PID", "CMD"], ["1", "sh"]], 20)).toBe("PID" + " ".repeat(17) + "CMD\n1" + " ".repeat(19) + "sh\n");
   });
 
   test("durations as go-units says them", () => {
@@ -38,9 +40,37 @@ describe("berth output", () => {
     expect(render("{{json .}}", { a: 1 })).toBe('{"a":1}');
     expect(render("{{.Missing}}", v)).toBe("<no value>");
     expect(goString({ b: 1, a: [1, 2] })).toBe("map[a:[1 2] b:1]");
-    expect(() => render("{{range .X}}", v)).toThrow("unsupported template action");
+    expect(() => render("{{range .X", v)).toThrow("template: unclosed action");
+    expect(() => render("{{nosuch .X}}", v)).toThrow('function "nosuch" not defined');
+    expect(() => render("{{if .N}}x", v)).toThrow("no {{end}}");
     expect(formatRows("table {{.Repository}}\\t{{.Tag}}", [{ Repository: "r", Tag: "t" }], { Repository: "REPOSITORY", Tag: "TAG" })).toBe("REPOSITORY   TAG\nr            t\n");
-    expect(formatRows("json", [{ a: 1 }], {})).toBe('{"a":1}\n');
+    expect(formatRows("json", [{ b: 2, a: 1 }], {})).toBe('{"a":1,"b":2}\n');
+  });
+
+  test("Go template control structures and functions", () => {
+    const c = {
+      Name: "/web",
+      State: { Running: true, ExitCode: 0, Health: null },
+      Config: { Env: ["A=1", "B=2"], Labels: { z: "last", a: "first" }, Cmd: null },
+      NetworkSettings: { Networks: { bridge: { IPAddress: "10.0.0.2" }, back: { IPAddress: "10.1.0.2" } } },
+      Mounts: [],
+    };
+    expect(render("{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", c)).toBe("10.1.0.2 10.0.0.2 ");
+    expect(render("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", c)).toBe("a=first;z=last;");
+    expect(render("{{range $i, $e := .Config.Env}}{{if $i}},{{end}}{{$e}}{{end}}", c)).toBe("A=1,B=2");
+    expect(render("{{range .Mounts}}x{{else}}none{{end}}", c)).toBe("none");
+    expect(render("{{if .State.Running}}up{{else if .State.ExitCode}}failed{{else}}done{{end}}", c)).toBe("up");
+    expect(render("{{if not .State.Running}}up{{else if eq .State.ExitCode 0}}ok{{end}}", c)).toBe("ok");
+    expect(render("{{with .NetworkSettings.Networks.bridge}}{{.IPAddress}}{{end}}", c)).toBe("10.0.0.2");
+    expect(render("{{with .State.Health}}{{.Status}}{{else}}no health{{end}}", c)).toBe("no health");
+    expect(render("{{$n := .Name}}{{range .Config.Env}}{{$n}}:{{.}} {{end}}", c)).toBe("/web:A=1 /web:B=2 ");
+    expect(render("{{.Name | upper}} {{lower \"AB\"}} {{title \"hello world\"}} {{join .Config.Env \",\"}} {{len .Config.Env}}", c)).toBe("/WEB ab Hello World A=1,B=2 2");
+    expect(render('{{index (split "a:b:c" ":") 1}} {{printf "%-5s|%3d|%q" "ab" 7 "x"}} {{truncate .Name 2}} {{pad "x" 1 2}}|', c)).toBe('b ab   |  7|"x" /w  x  |');
+    expect(render("{{json .Config.Labels}} {{.Config.Cmd}} {{/* a comment */}}{{and .State.Running .Name}} {{or .Config.Cmd \"dflt\"}}", c)).toBe('{"z":"last","a":"first"} <nil> /web dflt');
+    expect(render("a  {{- .Name -}}  b\n{{- \"\" }}", c)).toBe("a/webb");
+    expect(render("{{(index .Config.Env 0)}} {{$.Name}} {{range .Config.Env}}{{$.Name}}{{end}}", c)).toBe("A=1 /web /web/web");
+    expect(render('{{.Label "role"}}|{{.Label "nope"}}', { Labels: { role: "db" }, Label(this: { Labels: Record<string, string> }, k: unknown) { return this.Labels[String(k)] ?? ""; } })).toBe("db|");
+    expect(render("{{range 3}}{{.}}{{end}} {{slice .Name 1 3}} {{gt (len .Config.Env) 1}}", c)).toBe("012 we true");
   });
 
   test("filters flags become the API's JSON", () => {
@@ -101,4 +131,49 @@ describe("berth client", () => {
     expect(registryAuthHeader("other:1", env)).toBe("");
     expect(registryAuthHeader("reg:5000", { DOCKER_CONFIG: join(dir, "none") })).toBe("");
   });
+});
+
+describe("berth --help", () => {
+  const BERTH = join(import.meta.dir, "..", "..", "..", "bin", "berth");
+  const verbs = ["run", "create", "start", "attach", "exec", "logs", "cp", "stats", "ps", "stop", "restart", "kill", "rm", "wait", "pause", "unpause", "rename", "update", "port", "top", "export", "images", "inspect", "history", "tag", "rmi", "pull", "push", "load", "save", "import", "version", "info"];
+  const groups: Record<string, string[]> = {
+    image: ["ls", "inspect", "history", "tag", "rm", "prune", "pull", "push", "load", "save", "import"],
+    container: ["ls", "ps", "prune", "inspect", "run", "exec", "cp"],
+    volume: ["create", "ls", "inspect", "rm", "prune"],
+    network: ["create", "ls", "inspect", "rm", "connect", "disconnect", "prune"],
+  };
+  // a socket nobody listens on: --help must not need the daemon
+  const env = { PATH: process.env.PATH, BERTH_HOST: `unix://${join(dir, "nobody.sock")}` };
+  const run = (args: string[]) => {
+    const r = Bun.spawnSync([BERTH, ...args], { env, stdout: "pipe", stderr: "pipe" });
+    return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+  };
+
+  test("the top-level help lists every verb", () => {
+    const r = run(["--help"]);
+    expect(r.code).toBe(0);
+    for (const v of [...verbs, ...Object.keys(groups)]) expect(r.out).toMatch(new RegExp(`^  ${v}\\s`, "m"));
+    expect(run(["help"]).out).toBe(r.out);
+  });
+
+  test("each verb's --help prints its usage and exits 0", () => {
+    const all = [...verbs.map((v) => [v]), ...Object.entries(groups).flatMap(([g, subs]) => subs.map((s) => [g, s]))];
+    const bad = all.filter((args) => {
+      const r = run([...args, "--help"]);
+      return r.code !== 0 || !r.out.startsWith("Usage:  berth ") || r.err !== "";
+    });
+    expect(bad).toEqual([]);
+    expect(run(["help", "cp"]).out).toBe(run(["cp", "--help"]).out);
+  }, 120_000);
+
+  test("a group alone or with --help lists its commands", () => {
+    for (const g of Object.keys(groups)) {
+      for (const args of [[g], [g, "--help"]]) {
+        const r = run(args);
+        expect(r.code).toBe(0);
+        for (const s of groups[g]!) expect(r.out).toMatch(new RegExp(`^  ${s}$`, "m"));
+      }
+    }
+    expect(run(["volume", "frob"]).code).toBe(2);
+  }, 60_000);
 });
