@@ -72,10 +72,10 @@ describe.skipIf(!canRun)("docker CLI: container I/O", () => {
     const i = await d.docker(["exec", "-i", "ex", "sh", "-c", "tr a-z A-Z"], { stdin: "shout\n" });
     expect(i.stdout).toBe("SHOUT\n");
     expect(i.code).toBe(0);
-    // as dockerd: a process that cannot start is exit code 126, the error on the stream;
-    // the failed exec leaves nothing behind (the container still stops below)
+    // as dockerd (translateContainerdStartErr): a command that is not there is 127, the error
+    // on the stream; the failed exec leaves nothing behind (the container still stops below)
     const missing = await d.docker(["exec", "ex", "/no/such"]);
-    expect(missing.code).toBe(126);
+    expect(missing.code).toBe(127);
     expect(missing.stdout).toContain("/no/such");
     // -d: runs on after the CLI returns
     const det = await d.docker(["exec", "-d", "ex", "sh", "-c", "echo detached > /tmp/det; sleep 1000"]);
