@@ -6,14 +6,12 @@
  * as local/busybox.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BERTH, REPO, haveDocker, startBerthd, type Berthd } from "../helpers/berthd.ts";
+import { BERTH, haveDocker, type Berthd } from "../helpers/berthd.ts";
+import { IMG, ROOTFS, busyboxDaemon } from "../helpers/docker-busybox.ts";
 
-const ROOTFS = join(REPO, ".cache", "rootfs", "busybox");
-const IMG = "local/busybox:latest";
 const haveScript = Bun.which("script") !== null;
 const lines = (s: string) => s.split("\n").filter((l) => l.trim() !== "");
 
@@ -22,12 +20,8 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS))("berth CLI: containers", () 
   let work: string;
 
   beforeAll(async () => {
-    d = await startBerthd();
+    d = await busyboxDaemon();
     work = mkdtempSync(join(tmpdir(), "berth-cli-ct-"));
-    const tar = join(d.dir, "busybox.tar");
-    execFileSync("tar", ["-C", ROOTFS, "-cf", tar, "."]);
-    const r = await d.docker(["import", tar, IMG]);
-    if (r.code !== 0) throw new Error(r.stderr);
   });
 
   afterAll(async () => {

@@ -5,34 +5,19 @@
  * line. The image is the busybox rootfs imported as local/busybox.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { haveDocker, REPO, startBerthd, type Berthd } from "../helpers/berthd.ts";
+import { haveDocker, startBerthd, type Berthd } from "../helpers/berthd.ts";
+import { IMG, ROOTFS, busyboxDaemon, until } from "../helpers/docker-busybox.ts";
 
-const ROOTFS = join(REPO, ".cache", "rootfs", "busybox");
-const IMG = "local/busybox:latest";
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 describe.skipIf(!haveDocker || !existsSync(ROOTFS))("docker CLI: containers", () => {
   let d: Berthd;
   const restarted: Berthd[] = [];
 
   beforeAll(async () => {
-    d = await startBerthd();
-    const tar = join(d.dir, "busybox.tar");
-    execFileSync("tar", ["-C", ROOTFS, "-cf", tar, "."]);
-    const r = await d.docker(["import", tar, IMG]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    d = await busyboxDaemon();
   });
 
   afterAll(async () => {

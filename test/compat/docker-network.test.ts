@@ -20,25 +20,15 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { join } from "node:path";
-import { haveDocker, REPO, startBerthd, type Berthd } from "../helpers/berthd.ts";
+import { haveDocker, startBerthd, type Berthd } from "../helpers/berthd.ts";
+import { IMG, ROOTFS, busyboxDaemon, until } from "../helpers/docker-busybox.ts";
 import { leftovers, NO_LEAKS, purgeNetworks, haveCni } from "../integration/helpers/net.ts";
 
-const ROOTFS = join(REPO, ".cache", "rootfs", "busybox");
-const IMG = "local/busybox:latest";
 /** an httpd serving TEXT at / on port 80, from a file the command makes */
 const HTTPD = (text: string) => ["sh", "-c", `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
 /** an HTTP GET with busybox nc from inside a container: prints the response, then rc=N */
 const NC_GET = (ip: string, port = 80) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 5 nc -w 2 ${ip} ${port}; echo "rc=$?"`;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
 
 /** A raw HTTP/1.0 GET over TCP from the host: the whole response, or "" on any error. */
 function tcpGet(host: string, port: number): Promise<string> {
@@ -98,11 +88,7 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS) || !haveCni || process.getuid
   const serving = (from: string, ip: string, text: string) => until(`${text} at ${ip}`, async () => (await sh(from, NC_GET(ip))).stdout.includes(text));
 
   beforeAll(async () => {
-    d = await startBerthd();
-    const tar = join(d.dir, "busybox.tar");
-    execFileSync("tar", ["-C", ROOTFS, "-cf", tar, "."]);
-    const r = await d.docker(["import", tar, IMG]);
-    if (r.code !== 0) throw new Error(r.stderr);
+    d = await busyboxDaemon();
   });
 
   afterAll(async () => {

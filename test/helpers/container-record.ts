@@ -1,10 +1,9 @@
 /** A container record for tests that build specs or select containers without a daemon. */
 import type { ContainerRecord } from "../../src/engine/containers/model.ts";
-import { emptySettings } from "../../src/engine/containers/networking.ts";
-import { createdState } from "../../src/engine/containers/status.ts";
+import { newRecord } from "../../src/engine/containers/status.ts";
 
 export function testRecord(over: Partial<ContainerRecord> = {}): ContainerRecord {
-  return {
+  return newRecord({
     Id: "0123456789abcdef".repeat(4),
     Name: "t",
     tenant: "default",
@@ -15,18 +14,6 @@ export function testRecord(over: Partial<ContainerRecord> = {}): ContainerRecord
     Args: ["-c", "true"],
     Config: {},
     HostConfig: {},
-    State: createdState(),
-    RestartCount: 0,
-    manuallyStopped: false,
-    Mounts: [],
-    NetworkSettings: emptySettings(),
-    HostnamePath: "",
-    HostsPath: "",
-    ResolvConfPath: "",
-    LogPath: "",
-    runtimeRoot: "",
-    bundle: "",
-    rootfs: "",
     ...over,
-  };
+  });
 }

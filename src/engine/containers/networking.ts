@@ -26,6 +26,7 @@ import { DEFAULT_NETWORK, type NetworkManager } from "../network/manager.ts";
 import { checkStaticIp } from "../network/subnets.ts";
 import type { AttachResult, Network, PortBinding, PortRequest } from "../network/model.ts";
 import { isNsMount } from "../network/netns.ts";
+import { emptySettings } from "./status.ts";
 import type { ContainerLookup, ContainerRecord, EndpointSettings, NetworkSettings } from "./model.ts";
 
 export interface NetworkSetup {
@@ -76,9 +77,6 @@ export function endpointId(networkId: string, containerId: string): string {
   return createHash("sha256").update(`${networkId}/${containerId}`).digest("hex");
 }
 
-export function emptySettings(): NetworkSettings {
-  return { Ports: {}, Networks: {}, SandboxKey: "", IPAddress: "", IPPrefixLen: 0, Gateway: "", MacAddress: "" };
-}
 
 /** What inspect shows for a stopped container: its networks without addresses, no ports. */
 export function stoppedSettings(s: NetworkSettings): NetworkSettings {

@@ -40,9 +40,9 @@ import type { ContainerRecord, CreateBody, DockerConfig, HostConfig, NetworkSett
 import { validateHealthcheck } from "./health.ts";
 import { ensureWorkingDir } from "./inroot.ts";
 import { checkName, generateName } from "./names.ts";
-import { emptySettings, type NetworkSetup } from "./networking.ts";
+import type { NetworkSetup } from "./networking.ts";
 import { nextBackoff, policyName, restartOnDaemonStart, shouldRestart } from "./restart-policy.ts";
-import { createdState, exitedState, runningState, ZERO_TIME } from "./status.ts";
+import { exitedState, newRecord, runningState, ZERO_TIME } from "./status.ts";
 import { ContainerStore } from "./store.ts";
 
 /** Docker's json-file defaults are unbounded; berth rotates by default (issue 4): 20 MB x 5, as docker's `local` driver. */
@@ -204,11 +204,10 @@ export class ContainerService implements ContainerSource {
 
     const id = randomBytes(32).toString("hex");
     const dataDir = join(this.d.dataRoot, "containers", id);
-    const rec: ContainerRecord = {
+    const rec = newRecord({
       Id: id,
       Name: name,
       tenant,
-      Created: new Date().toISOString(),
       Image: image.id,
       ImageName: body.Image,
       Path: merged.path,
@@ -216,19 +215,10 @@ export class ContainerService implements ContainerSource {
       Config: { ...merged.config, Image: body.Image },
       HostConfig: { NetworkMode: "bridge", ...(body.HostConfig ?? {}) },
       NetworkingConfig: body.NetworkingConfig,
-      State: createdState(),
-      RestartCount: 0,
-      manuallyStopped: false,
-      Mounts: [],
-      NetworkSettings: emptySettings(),
-      HostnamePath: "",
-      HostsPath: "",
-      ResolvConfPath: "",
       LogPath: join(dataDir, `${id}-json.log`),
       runtimeRoot: this.runtimeRoot,
       bundle: join(monitorDir(this.d.execRoot, id), "bundle"),
-      rootfs: "",
-    };
+    });
     // docker checks networks at create: an unknown network makes no container
     const warnings = this.d.networks?.check?.(rec) ?? [];
     mkdirSync(dataDir, { recursive: true, mode: 0o710 });

@@ -2,9 +2,36 @@
  * A container's State as docker reports it, and the transitions the service
  * makes: created, running, paused, restarting, exited.
  */
-import type { ContainerState } from "./model.ts";
+import type { ContainerRecord, ContainerState, NetworkSettings } from "./model.ts";
 
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+/** NetworkSettings of a container without attachments. */
+export function emptySettings(): NetworkSettings {
+  return { Ports: {}, Networks: {}, SandboxKey: "", IPAddress: "", IPPrefixLen: 0, Gateway: "", MacAddress: "" };
+}
+
+type Identity = Pick<ContainerRecord, "Id" | "Name" | "tenant" | "Image" | "ImageName" | "Path" | "Args" | "Config" | "HostConfig">;
+
+/** A record as create makes it: created, never run, no mounts, networks or files yet. */
+export function newRecord(r: Identity & Partial<ContainerRecord>): ContainerRecord {
+  return {
+    Created: new Date().toISOString(),
+    State: createdState(),
+    RestartCount: 0,
+    manuallyStopped: false,
+    Mounts: [],
+    NetworkSettings: emptySettings(),
+    HostnamePath: "",
+    HostsPath: "",
+    ResolvConfPath: "",
+    LogPath: "",
+    runtimeRoot: "",
+    bundle: "",
+    rootfs: "",
+    ...r,
+  };
+}
 
 export function createdState(): ContainerState {
   return {
