@@ -51,6 +51,8 @@ export interface Engine {
   monitorPids(): number[];
   /** the monitor's process name, for the report */
   monitorName: string;
+  /** the daemon's log (berthd: its JSON lines on stderr) */
+  logFile?: string;
   /** remove every container (and user network), stop the daemon, unmount and remove the dirs */
   stop(): Promise<void>;
 }
@@ -186,6 +188,7 @@ export async function startBerthd(tmp: string): Promise<Engine> {
     daemonPids: () => (proc.exitCode === null ? [proc.pid] : []),
     monitorPids: () => processes().filter((p) => p.comm === "berth-monitor" && p.ppid === proc.pid).map((p) => p.pid),
     monitorName: "berth-monitor",
+    logFile,
     stop: async () => {
       if (proc.exitCode === null) {
         dockerRemoveAll(cli, env);
