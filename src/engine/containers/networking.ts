@@ -398,7 +398,8 @@ export class ContainerNetworking {
 
   private async release(containerId: string) {
     let err: unknown;
-    await this.net.detachAll(containerId).catch((e) => (err = e));
+    // the netns goes right after: the kernel takes the veths with it (fast-del.ts)
+    await this.net.detachAll(containerId, { netnsGoing: true }).catch((e) => (err = e));
     await this.net.removeNetns(containerId);
     if (err) throw err;
   }
