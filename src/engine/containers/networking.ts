@@ -398,8 +398,7 @@ export class ContainerNetworking {
 
   private async release(containerId: string) {
     let err: unknown;
-    // the netns goes right after: the kernel takes the veths with it (fast-del.ts)
-    await this.net.detachAll(containerId, { netnsGoing: true }).catch((e) => (err = e));
+    await this.net.detachAll(containerId).catch((e) => (err = e));
     await this.net.removeNetns(containerId);
     if (err) throw err;
   }

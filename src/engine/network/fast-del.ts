@@ -12,8 +12,8 @@
  * Each plugin is a Go process, and the bridge one runs host-local in turn: two
  * process starts, ~50 ms of every exit on this machine (bench/engine-trace.ts).
  * Here the veth is deleted by its host-side name (from the cached ADD result,
- * checked to be enslaved to the network's bridge) with one `ip` process, or
- * by the kernel with the namespace (see fastBridgeDel), and the lease is
+ * checked to be enslaved to the network's bridge) with one `ip` process (most
+ * of its ~25 ms is the kernel's: RCU grace periods), and the lease is
  * released in-process, taking the same lock host-local takes (the "lock"
  * file, and the directory itself, which plugins before 1.0 locked).
  *
@@ -119,43 +119,26 @@ async function releaseLease(dir: string, containerId: string, ifName: string): P
 /**
  * A DEL of a cached attachment to a berth bridge network (its leases in
  * `ipamDir`, berth's own), or undefined when the plugins must do it. run()
- * deletes the veth, then releases the lease; false if it could not (the
- * caller then runs the plugins' DEL, which is idempotent).
- *
- * With `netnsGoing` (the caller removes the container's network namespace
- * right after: the container is gone), the veth is not deleted by hand:
- * destroying the namespace destroys it, off the caller's path (deleting a veth
- * costs ~25 ms of kernel time here, RCU grace periods), and run() waits for
- * it to be gone before it releases the lease, so an address is never handed
- * out while the interface that had it still exists. The caller does not need
- * to wait for that.
+ * deletes the veth, then releases the lease (the plugins' order: an address is
+ * never handed out while the interface that had it exists); false if it could
+ * not (the caller then runs the plugins' DEL, which is idempotent).
  */
-export function fastBridgeDel(c: CachedAttachment, ipamDir: string, netnsGoing = false): { veth: string | null; run: () => Promise<boolean> } | undefined {
+export function fastBridgeDel(c: CachedAttachment, ipamDir: string): { run: () => Promise<boolean> } | undefined {
   if (!c.complete) return undefined;
   const own = ownBridge(c, ipamDir);
   if (!own) return undefined;
   const veth = hostVeth(c, own.bridge);
   if (veth === undefined) return undefined;
   return {
-    veth,
     run: async () => {
       if (veth !== null) {
-        if (netnsGoing) {
-          const t0 = performance.now();
-          while (existsLink(veth) && performance.now() - t0 < VETH_GONE_WAIT_MS) await Bun.sleep(10);
-        }
-        if (existsLink(veth)) {
-          const r = await run(["ip", "link", "del", veth]);
-          if (r.code !== 0 && existsLink(veth)) return false;
-        }
+        const r = await run(["ip", "link", "del", veth]);
+        if (r.code !== 0 && existsLink(veth)) return false;
       }
       return releaseLease(join(own.dataDir, c.networkName), c.containerId, c.ifName);
     },
   };
 }
-
-/** How long a veth may outlive its removed namespace before it is deleted by hand. */
-const VETH_GONE_WAIT_MS = 5000;
 
 function existsLink(name: string): boolean {
   try {

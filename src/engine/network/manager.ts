@@ -112,8 +112,6 @@ export class NetworkManager {
   private readonly servers = new Map<string, DnsServer>();
   private readonly reservations = new Map<string, Reservation[]>();
   private readonly lock = new NetworkLocks();
-  /** lease releases waiting for a removed namespace's veth to go (fast-del.ts) */
-  private readonly deferred = new Set<Promise<void>>();
   private readonly opts: NetworkManagerOptions;
   private closed = false;
 
@@ -321,7 +319,6 @@ export class NetworkManager {
   /** Remove a network without endpoints. The default network only with `removeDefault` (tenant removal). */
   remove(tenant: string, ref: string, opts: { removeDefault?: boolean } = {}): Promise<void> {
     return this.lock.exclusive(async () => {
-      await this.settled();
       const n = this.get(tenant, ref);
       if (n.isDefault && !opts.removeDefault) throw new BerthError("PermissionDenied", `${n.name} is a pre-defined network and cannot be removed`);
       if (n.external) throw new BerthError("PermissionDenied", `network ${n.name} is defined by ${n.options["berth.cni.conflist"]}: remove that file to remove it`);
@@ -336,7 +333,6 @@ export class NetworkManager {
   /** Remove the tenant's unused networks (not the default); returns their names. */
   prune(tenant: string, f: { label?: string[] } = {}): Promise<string[]> {
     return this.lock.exclusive(async () => {
-      await this.settled();
       const removed: string[] = [];
       for (const n of this.list(tenant, { label: f.label })) {
         if (n.isDefault || n.external || this.store.endpoints({ networkId: n.id }).length) continue;
@@ -512,11 +508,11 @@ export class NetworkManager {
   }
 
   /** Detach a container from every network (container removal). */
-  detachAll(containerId: string, o: { netnsGoing?: boolean } = {}): Promise<void> {
+  detachAll(containerId: string): Promise<void> {
     return this.lock.keyed(containerId, async () => {
       const errors: string[] = [];
       for (const ep of this.store.endpoints({ containerId }).reverse()) {
-        await this.tearDownEndpoint(ep, this.store.network(ep.networkId), o.netnsGoing).catch((e) => errors.push((e as Error).message));
+        await this.tearDownEndpoint(ep, this.store.network(ep.networkId)).catch((e) => errors.push((e as Error).message));
       }
       if (errors.length) throw new BerthError("Internal", `detach ${containerId}: ${errors.join("; ")}`);
     });
@@ -527,7 +523,7 @@ export class NetworkManager {
    * the port reservations, DNS names and the row. The row stays
    * ("detaching") if DEL fails, so reconcile() tries again.
    */
-  private async tearDownEndpoint(ep: StoredEndpoint, n: Network | undefined, netnsGoing = false) {
+  private async tearDownEndpoint(ep: StoredEndpoint, n: Network | undefined) {
     this.store.setState(ep.networkId, ep.containerId, "detaching");
     this.dns.remove(ep.networkId, ep.containerId);
     const ext = n ? undefined : this.externalNetworks().find((x) => x.id === ep.networkId);
@@ -535,7 +531,7 @@ export class NetworkManager {
     if (ep.ports.length && (!net || !net.external)) await removePortRules(net?.cniName ?? "", ep.containerId);
     const list = net ? this.conflistOf(net) : undefined;
     const cached = list ? undefined : this.cni.cache.list().find((c) => c.containerId === ep.containerId && c.ifName === ep.ifName);
-    if (list || cached) await this.delAttachment(list, { containerId: ep.containerId, ifName: ep.ifName, netns: ep.netns, networkName: list?.name ?? cached!.networkName }, false, netnsGoing);
+    if (list || cached) await this.delAttachment(list, { containerId: ep.containerId, ifName: ep.ifName, netns: ep.netns, networkName: list?.name ?? cached!.networkName });
     const key = epKey(ep.networkId, ep.containerId);
     for (const r of this.reservations.get(key) ?? []) r.release();
     this.reservations.delete(key);
@@ -546,24 +542,16 @@ export class NetworkManager {
    * CNI DEL, then the rules a plugin could not remove because the namespace
    * was gone (see scrubAttachmentRules).
    */
-  private async delAttachment(list: NetConfList | undefined, a: { containerId: string; ifName: string; netns?: string; networkName: string }, alwaysScrub = false, netnsGoing = false) {
+  private async delAttachment(list: NetConfList | undefined, a: { containerId: string; ifName: string; netns?: string; networkName: string }, alwaysScrub = false) {
     const gone = !a.netns || !existsSync(a.netns);
     // berth's own bridge networks: the DEL without the plugins' processes (fast-del.ts)
     const cached = this.cni.cache.get(a.networkName, a.containerId, a.ifName);
-    const fast = cached ? fastBridgeDel(cached, this.ipamDir, netnsGoing) : undefined;
-    const finish = async () => {
-      if (await fast!.run().catch(() => false)) this.cni.cache.remove(cached!.networkName, a.containerId, a.ifName);
-      else await this.cni.del(list, a);
-    };
-    if (!fast) await this.cni.del(list, a);
-    else if (netnsGoing && fast.veth !== null) {
-      // the lease goes once the kernel has destroyed the veth with the namespace;
-      // the cache entry stays until then (a daemon killed meanwhile: reconcile DELs it)
-      const job: Promise<void> = finish()
-        .catch((e) => this.opts.log?.warn("network: releasing an attachment", { containerId: a.containerId, network: a.networkName, error: (e as Error).message }))
-        .finally(() => this.deferred.delete(job));
-      this.deferred.add(job);
-    } else await currentPhases()?.time("fast-del", finish) ?? finish();
+    const fast = cached ? fastBridgeDel(cached, this.ipamDir) : undefined;
+    const t0 = performance.now();
+    if (fast && (await fast.run().catch(() => false))) {
+      currentPhases()?.add("fast-del", performance.now() - t0);
+      this.cni.cache.remove(cached!.networkName, a.containerId, a.ifName);
+    } else await this.cni.del(list, a);
     if (gone || alwaysScrub) await scrubAttachmentRules(list?.name ?? a.networkName, a.containerId);
   }
 
@@ -628,7 +616,6 @@ export class NetworkManager {
    */
   reconcile(isLive: (containerId: string) => boolean): Promise<ReconcileReport> {
     return this.lock.exclusive(async () => {
-      await this.settled();
       const report: ReconcileReport = { endpoints: 0, cacheEntries: 0, leases: 0, networks: 0, netns: 0 };
       const errors: string[] = [];
       const nets = new Map(this.store.networks().map((n) => [n.id, n] as const));
@@ -740,11 +727,6 @@ export class NetworkManager {
       }
     }
     return n;
-  }
-
-  /** Every deferred lease release done (they wait at most a few seconds for a veth to go). */
-  async settled(): Promise<void> {
-    while (this.deferred.size) await Promise.allSettled([...this.deferred]);
   }
 
   /** Stop DNS servers and release port reservations; attachments stay (containers keep running). */
