@@ -195,6 +195,10 @@ export async function startBerthd(tmp: string): Promise<Engine> {
         quiet([...cli, "network", "rm", "bench-net"], env);
       }
       await stopProcess(proc, 20_000);
+      // a stopped berthd keeps its networks up (its default bridge, as docker0 stays): remove
+      // them, or every run leaves a bridge and its rules, and the address pools run out
+      const { purgeNetworks } = await import("../test/integration/helpers/net.ts");
+      await purgeNetworks(join(dir, "data"), join(dir, "exec", "netns")).catch((err) => console.error(`bench: berthd's networks: ${err instanceof Error ? err.message : err}`));
       unmountAndRemove(dir);
     },
   };
