@@ -51,6 +51,8 @@ export interface Engine {
   monitorPids(): number[];
   /** the monitor's process name, for the report */
   monitorName: string;
+  /** the daemon's log (berthd: its JSON lines on stderr) */
+  logFile?: string;
   /** remove every container (and user network), stop the daemon, unmount and remove the dirs */
   stop(): Promise<void>;
 }
@@ -186,12 +188,17 @@ export async function startBerthd(tmp: string): Promise<Engine> {
     daemonPids: () => (proc.exitCode === null ? [proc.pid] : []),
     monitorPids: () => processes().filter((p) => p.comm === "berth-monitor" && p.ppid === proc.pid).map((p) => p.pid),
     monitorName: "berth-monitor",
+    logFile,
     stop: async () => {
       if (proc.exitCode === null) {
         dockerRemoveAll(cli, env);
         quiet([...cli, "network", "rm", "bench-net"], env);
       }
       await stopProcess(proc, 20_000);
+      // a stopped berthd keeps its networks up (its default bridge, as docker0 stays): remove
+      // them, or every run leaves a bridge and its rules, and the address pools run out
+      const { purgeNetworks } = await import("../test/integration/helpers/net.ts");
+      await purgeNetworks(join(dir, "data"), join(dir, "exec", "netns")).catch((err) => console.error(`bench: berthd's networks: ${err instanceof Error ? err.message : err}`));
       unmountAndRemove(dir);
     },
   };

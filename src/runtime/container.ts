@@ -21,7 +21,7 @@ import { berthMonitorPath } from "./native.ts";
 import { StateStore, currentStatus, isAlive, newRecord, type ContainerRecord, type Status } from "./state.ts";
 import { createCgroupManager, loadCgroupManager, type CgroupManager } from "./cgroups/manager.ts";
 import type { CgroupMountSource } from "./plan/compile.ts";
-import { compileSeccomp } from "./seccomp/compile.ts";
+import { compileSeccompCached } from "./seccomp/compile.ts";
 import { mkfifo, MNT_DETACH, umount2 } from "./sys/libc.ts";
 import { mountPointOf, mountsBelow } from "./mountinfo.ts";
 import { trace } from "../trace.ts";
@@ -95,7 +95,7 @@ export class Runtime {
     const resources = { ...(spec.linux?.resources ?? {}), devices: deviceCgroupRules(spec) };
     cgroup.check(resources);
     trace("cgroup-check");
-    const seccompFilter = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp as never) : undefined;
+    const seccompFilter = spec.linux?.seccomp ? compileSeccompCached(spec.linux.seccomp as never) : undefined;
     trace("seccomp");
     const execFifo = this.store.fifo(opts.id);
     const startStatus = this.store.startStatus(opts.id);

@@ -17,7 +17,7 @@ import { SYNC_TAG } from "./plan/opcodes.ts";
 import type { ConsoleSocket } from "./plan/terminal.ts";
 import { consoleFd, launch, type Launched, type StdioSpec } from "./launch.ts";
 import { loadCgroupManager } from "./cgroups/manager.ts";
-import { compileSeccomp } from "./seccomp/compile.ts";
+import { compileSeccompCached } from "./seccomp/compile.ts";
 import { hostLsm } from "./lsm.ts";
 import { writePidFile } from "./pidfile.ts";
 import { trace } from "../trace.ts";
@@ -74,7 +74,7 @@ export async function execInContainer(rt: Runtime, opts: ExecOptions): Promise<L
     preserveFds,
     console,
     hostCapBounding: hostBoundingSet(),
-    seccompFilter: spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp as never) : undefined,
+    seccompFilter: spec.linux?.seccomp ? compileSeccompCached(spec.linux.seccomp as never) : undefined,
     lsm: hostLsm(),
   });
   trace("exec-plan");

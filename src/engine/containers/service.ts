@@ -29,6 +29,7 @@ import type { ContainerConfig as ImageContainerConfig, ImageConfig } from "../im
 import { commitContainer } from "../images/commit.ts";
 import { parseReference } from "../images/reference.ts";
 import { errorFields, type Logger } from "../logger.ts";
+import { Phases } from "../phases.ts";
 import { monitorDir, FILES } from "../monitor/layout.ts";
 import { openMonitored, startMonitored, type MonitoredContainer } from "../monitor/monitored.ts";
 import { readLog, type LogQuery } from "../monitor/log-reader.ts";
@@ -190,10 +191,19 @@ export class ContainerService implements ContainerSource {
   // ------------------------------------------------------------ create
 
   async create(tenant: string, body: CreateBody, opts: { name?: string } = {}): Promise<{ Id: string; Warnings: string[] }> {
+    const ph = new Phases();
+    const r = await ph.run(() => this.createTimed(tenant, body, opts, ph));
+    ph.log(this.log, "container create", { id: r.Id });
+    return r;
+  }
+
+  private async createTimed(tenant: string, body: CreateBody, opts: { name?: string }, ph: Phases): Promise<{ Id: string; Warnings: string[] }> {
     if (!body || typeof body !== "object" || Array.isArray(body)) throw invalidArgument("container config: want a JSON object");
     if (typeof body.Image !== "string" || !body.Image) throw invalidArgument("Config.Image: required");
     this.d.spec.validate(body);
+    ph.mark("validate");
     const image = this.d.images.inspect(tenant, body.Image);
+    ph.mark("image");
     const merged = this.d.spec.merge(body, image.config.config);
     validateHealthcheck(merged.config.Healthcheck);
     policyName(body.HostConfig?.RestartPolicy);
@@ -221,14 +231,18 @@ export class ContainerService implements ContainerSource {
     });
     // docker checks networks at create: an unknown network makes no container
     const warnings = this.d.networks?.check?.(rec) ?? [];
+    ph.mark("checks");
     mkdirSync(dataDir, { recursive: true, mode: 0o710 });
     let prepared = false;
     try {
       const paths = await this.d.snapshots.prepare(id, image.layers.map((l) => ({ digest: l.digest, diffID: l.diffID })));
       prepared = true;
       rec.rootfs = paths.rootfs;
+      ph.mark("snapshot");
       if (this.d.mounts) rec.Mounts = await this.d.mounts.resolve(rec);
+      ph.mark("mounts");
       this.store.insert(rec);
+      ph.mark("insert");
     } catch (e) {
       if (prepared) await this.d.snapshots.remove(id).catch(() => {});
       if (this.d.mounts && rec.Mounts.length) await this.d.mounts.release(rec, true).catch(() => {});
@@ -255,6 +269,13 @@ export class ContainerService implements ContainerSource {
   }
 
   private async startLocked(id: string): Promise<boolean> {
+    const ph = new Phases();
+    const r = await ph.run(() => this.startTimed(id, ph));
+    ph.log(this.log, "container start", { id });
+    return r;
+  }
+
+  private async startTimed(id: string, ph: Phases): Promise<boolean> {
     const rec = this.mustGet(id);
     if (rec.State.Paused) throw failedPrecondition("cannot start a paused container, try unpause instead");
     if (rec.State.Running) return false;
@@ -264,6 +285,7 @@ export class ContainerService implements ContainerSource {
     // a previous run's leftovers (a daemon killed between exit and cleanup)
     if (rt.store.exists(id)) await rt.delete(id, true).catch(() => {});
     rmSync(rec.bundle, { recursive: true, force: true });
+    ph.mark("leftovers");
 
     let net: NetworkSetup | undefined;
     let monitored: MonitoredContainer | undefined;
@@ -272,6 +294,7 @@ export class ContainerService implements ContainerSource {
       rec.rootfs = rootfs;
       this.d.mounts?.prepare(rec);
       ensureWorkingDir(rootfs, rec.Config.WorkingDir);
+      ph.mark("mount");
       if (this.d.networks) {
         net = await this.d.networks.setup(rec);
         rec.NetworkSettings = net.settings;
@@ -279,8 +302,11 @@ export class ContainerService implements ContainerSource {
         rec.ResolvConfPath = net.resolvConfPath;
         rec.HostnamePath = net.hostnamePath;
       }
+      ph.mark("network");
       const spec = this.d.spec.build({ record: rec, rootfs, cgroupsPath: `/berth/${id}`, netnsPath: net?.netnsPath, initPath: this.d.spec.initPath });
+      ph.mark("spec");
       writeBundle(rec.bundle, spec);
+      ph.mark("bundle");
       const lc = rec.HostConfig.LogConfig?.Config ?? {};
       monitored = await startMonitored({
         runtime: rt,
@@ -292,8 +318,11 @@ export class ContainerService implements ContainerSource {
         stdinOnce: Boolean(rec.Config.StdinOnce),
         start: false,
       });
+      ph.mark("create");
       await this.openAttachGates(id, monitored);
+      ph.mark("attach");
       await rt.start(id);
+      ph.mark("runtime-start");
     } catch (e) {
       await this.undoStart(rec, monitored, net !== undefined).catch((u) => this.log?.warn("undo a failed start", { id, ...errorFields(u) }));
       const err = dockerStartError(e);
@@ -312,6 +341,7 @@ export class ContainerService implements ContainerSource {
     this.store.save(rec);
     this.emit(rec, "start");
     this.watch(rec, monitored);
+    ph.mark("save");
     return true;
   }
 
@@ -344,19 +374,25 @@ export class ContainerService implements ContainerSource {
         this.watching.delete(rec.Id);
       }
       if (this.closed) return;
-      await this.serialize(rec.Id, () => this.handleExit(rec.Id, st)).catch((e) => this.log?.error("handling a container exit", { id: rec.Id, ...errorFields(e) }));
+      await this.serialize(rec.Id, async () => {
+        const ph = new Phases();
+        await ph.run(() => this.handleExit(rec.Id, st, ph));
+        ph.log(this.log, "container exit", { id: rec.Id });
+      }).catch((e) => this.log?.error("handling a container exit", { id: rec.Id, ...errorFields(e) }));
     })();
   }
 
   /** The container has exited (st null: its monitor died without telling). */
-  private async handleExit(id: string, st: ExitStatus | null) {
+  private async handleExit(id: string, st: ExitStatus | null, ph = new Phases()) {
     const rec = this.store.byId(id);
     if (!rec) return;
     const oom = this.d.watchers?.exiting(rec).oomKilled ?? false;
+    ph.mark("watchers");
     const ranMs = Date.now() - Date.parse(rec.State.StartedAt);
     rec.State = exitedState(rec.State, st ? st.exitCode : 255, st?.exitedAt ?? new Date().toISOString(), oom, st ? "" : "the container's monitor exited without an exit status");
-    await this.cleanupRun(rec);
+    await this.cleanupRun(rec, ph);
     this.store.save(rec);
+    ph.mark("save");
     if (oom) this.emit(rec, "oom");
     this.emit(rec, "die", { exitCode: String(rec.State.ExitCode) });
     for (const w of this.exitWaiters.get(id) ?? []) w(rec);
@@ -366,29 +402,38 @@ export class ContainerService implements ContainerSource {
       this.scheduleRestart(rec, ranMs);
       return;
     }
-    if (rec.HostConfig.AutoRemove) await this.removeLocked(id, { volumes: true }).catch((e) => this.log?.warn("auto-remove", { id, ...errorFields(e) }));
+    if (rec.HostConfig.AutoRemove) await this.removeLocked(id, { volumes: true }, ph).catch((e) => this.log?.warn("auto-remove", { id, ...errorFields(e) }));
   }
 
   /** After a run: runtime state, monitor files, network and rootfs mount go; the log stays. */
-  private async cleanupRun(rec: ContainerRecord) {
+  private async cleanupRun(rec: ContainerRecord, ph = new Phases()) {
     const rt = this.runtime();
     try {
       if (rt.store.exists(rec.Id)) await rt.delete(rec.Id, true);
     } catch (e) {
       this.log?.warn("delete runtime state", { id: rec.Id, ...errorFields(e) });
     }
-    const dir = monitorDir(this.d.execRoot, rec.Id);
-    try {
-      await openMonitored(this.d.execRoot, rec.Id).reap();
-    } catch {}
-    rmSync(dir, { recursive: true, force: true });
-    try {
-      const settings = await this.d.networks?.teardown(rec);
-      if (settings) rec.NetworkSettings = settings;
-    } catch (e) {
-      this.log?.warn("network teardown", { id: rec.Id, ...errorFields(e) });
-    }
-    await this.d.snapshots.unmount(rec.Id).catch((e) => this.log?.warn("unmount rootfs", { id: rec.Id, ...errorFields(e) }));
+    ph.mark("runtime-delete");
+    // Nothing of the container runs any more (the runtime killed what was left):
+    // the network (CNI DEL: plugin processes) and the files go concurrently.
+    const network = ph.time("network-teardown", async () => {
+      try {
+        const settings = await this.d.networks?.teardown(rec);
+        if (settings) rec.NetworkSettings = settings;
+      } catch (e) {
+        this.log?.warn("network teardown", { id: rec.Id, ...errorFields(e) });
+      }
+    });
+    const files = (async () => {
+      const dir = monitorDir(this.d.execRoot, rec.Id);
+      try {
+        await openMonitored(this.d.execRoot, rec.Id).reap();
+      } catch {}
+      rmSync(dir, { recursive: true, force: true });
+      await ph.time("unmount", () => this.d.snapshots.unmount(rec.Id).catch((e) => this.log?.warn("unmount rootfs", { id: rec.Id, ...errorFields(e) })));
+    })();
+    await Promise.all([network, files]);
+    ph.mark("network+files");
   }
 
   private scheduleRestart(rec: ContainerRecord, ranMs: number) {
@@ -649,23 +694,30 @@ export class ContainerService implements ContainerSource {
       });
       if (this.store.byId(rec.Id)?.State.Running) await Promise.race([exited, Bun.sleep(15_000)]);
     }
-    await this.serialize(rec.Id, () => this.removeLocked(rec.Id, o));
+    await this.serialize(rec.Id, async () => {
+      const ph = new Phases();
+      await ph.run(() => this.removeLocked(rec.Id, o, ph));
+      ph.log(this.log, "container remove", { id: rec.Id });
+    });
   }
 
-  private async removeLocked(id: string, o: { volumes?: boolean }) {
+  private async removeLocked(id: string, o: { volumes?: boolean }, ph = new Phases()) {
     const rec = this.store.byId(id);
     if (!rec) return;
     if (rec.State.Running) throw failedPrecondition(`cannot remove container "/${rec.Name}": container is running`);
     this.cancelRestart(id);
     this.restartTimers.delete(id);
-    await this.cleanupRun(rec);
+    await this.cleanupRun(rec, ph);
     if (this.d.snapshots.containers().includes(id)) await this.d.snapshots.remove(id);
+    ph.mark("snapshot-remove");
     this.d.networks?.removeFiles(rec);
     rmSync(join(this.d.dataRoot, "containers", id), { recursive: true, force: true });
     this.store.delete(id);
+    ph.mark("remove-files");
     // after the record is gone: its volumes are no longer in use by it
     if (this.d.mounts) await this.d.mounts.release(rec, Boolean(o.volumes));
     this.emit(rec, "destroy");
+    ph.mark("release");
     for (const w of this.removeWaiters.get(id) ?? []) w();
     this.removeWaiters.delete(id);
   }

@@ -4,6 +4,7 @@
  * namespace. Failures are BerthErrors quoting the tool's stderr.
  */
 import { BerthError } from "../../errors.ts";
+import { currentPhases } from "../phases.ts";
 
 export interface CmdResult {
   code: number;
@@ -12,12 +13,14 @@ export interface CmdResult {
 }
 
 export async function run(argv: string[], opts: { stdin?: string } = {}): Promise<CmdResult> {
+  const t0 = performance.now();
   const p = Bun.spawn(argv, {
     stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
     stdout: "pipe",
     stderr: "pipe",
   });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  currentPhases()?.add(`exec.${argv[0]!.split("/").pop()}${argv[0] === "nsenter" ? `.${argv[2]}` : ""}`, performance.now() - t0);
   return { code, stdout, stderr };
 }
 

@@ -325,6 +325,30 @@ export function compileSeccomp(cfg: LinuxSeccomp): CompiledSeccomp {
   return { filter: program, flags: flagPlan.bits, skipped: [...skipped] };
 }
 
+const compiled = new Map<string, CompiledSeccomp>();
+const COMPILED_MAX = 16;
+
+/**
+ * compileSeccomp, remembered per profile (its JSON) for the life of the
+ * process: a daemon gives most containers the same profile, and compiling
+ * docker's default one costs ~15 ms. The result depends only on the profile,
+ * the host's libseccomp and the kernel's seccomp API level, which do not
+ * change while the process runs. Each caller gets its own copy of the program.
+ */
+export function compileSeccompCached(cfg: LinuxSeccomp): CompiledSeccomp {
+  const key = JSON.stringify(cfg);
+  let c = compiled.get(key);
+  if (c) {
+    compiled.delete(key); // most recently used last
+    compiled.set(key, c);
+  } else {
+    c = compileSeccomp(cfg);
+    compiled.set(key, c);
+    if (compiled.size > COMPILED_MAX) compiled.delete(compiled.keys().next().value!);
+  }
+  return { filter: c.filter.slice(), flags: c.flags, skipped: [...c.skipped] };
+}
+
 /** Per filter arch, the largest syscall number any profile name resolves to (pseudo numbers < 0 ignored). */
 function maxSyscalls(rules: Rule[], tokens: number[]): ArchMax[] {
   const out: ArchMax[] = [];

@@ -24,9 +24,9 @@ export const MS_REC = 0x4000;
 export const MS_PRIVATE = 1 << 18;
 export const MNT_DETACH = 2;
 
-/** mount(2) with no data; throws BerthError naming the target. */
-export function mount(source: string, target: string, fstype: string, flags: number) {
-  if (libc().mount(cstr(source), cstr(target), cstr(fstype), BigInt(flags) as never, null) !== 0) {
+/** mount(2), with `data` (the fs's option string) when given; throws BerthError naming the target. */
+export function mount(source: string, target: string, fstype: string, flags: number, data?: string) {
+  if (libc().mount(cstr(source), cstr(target), cstr(fstype), BigInt(flags) as never, data === undefined ? null : cstr(data)) !== 0) {
     const e = lastErrno();
     throw new BerthError(e === 1 ? "PermissionDenied" : "Internal", `mount ${source} on ${target}: ${errnoName(e)}`, {
       syscall: { op: "mount", path: target, errno: e },

@@ -8,6 +8,7 @@ import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { BerthError, type ErrorCode } from "../../../errors.ts";
 import { CNI_ERROR_CODES, parseErrorBody } from "./types.ts";
+import { currentPhases } from "../../phases.ts";
 
 export type CniCommand = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS" | "VERSION";
 
@@ -103,6 +104,7 @@ export class PluginExec {
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     const ms = performance.now() - t0;
     this.onTiming?.({ plugin: type, command: p.command, network, ms, ok: code === 0 });
+    currentPhases()?.add(`cni.${type}.${p.command}`, ms);
     const what = `cni plugin "${type}" ${p.command}${network ? ` on network "${network}"` : ""}`;
     if (code !== 0) {
       const body = parseErrorBody(out);
