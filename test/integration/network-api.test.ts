@@ -43,12 +43,17 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!b) return;
-  await b.docker(["network", "prune", "-f"]);
-  const bridge = (await inspect("bridge")).Options["com.docker.network.bridge.name"];
-  await b.stop();
-  await purgeNetworks(b.dataRoot, join(b.execRoot, "netns"));
-  await b.cleanup();
-  expect(linkExists(bridge)).toBe(false);
+  let bridge: string | undefined;
+  try {
+    await b.docker(["network", "prune", "-f"]);
+    bridge = (await inspect("bridge")).Options["com.docker.network.bridge.name"];
+  } finally {
+    // the daemon goes whatever failed above (a test daemon left running holds its networks)
+    await b.stop();
+    await purgeNetworks(b.dataRoot, join(b.execRoot, "netns")).catch(() => {});
+    await b.cleanup();
+  }
+  if (bridge) expect(linkExists(bridge)).toBe(false);
 });
 
 d("docker network", () => {
