@@ -5,6 +5,7 @@
  * (template.ts), a leading `table`, and `json`.
  */
 import { execute } from "./template.ts";
+import { humanDuration } from "../../engine/containers/status.ts";
 
 /** Go's tabwriter.NewWriter(out, minwidth, 1, 3, ' ', 0): every cell but a line's last padded to its column's width + 3, at least minwidth */
 export function table(rows: string[][], minWidth = 10): string {
@@ -15,23 +16,8 @@ export function table(rows: string[][], minWidth = 10): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + " ".repeat(widths[i]! - width(c)))).join("")).join("\n") + "\n";
 }
 
-/** go-units HumanDuration. */
-export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 1) return "Less than a second";
-  if (s === 1) return "1 second";
-  if (s < 60) return `${s} seconds`;
-  const m = Math.floor(s / 60);
-  if (m === 1) return "About a minute";
-  if (m < 60) return `${m} minutes`;
-  const h = Math.floor(ms / 3_600_000 + 0.5);
-  if (h === 1) return "About an hour";
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
-}
+
+export { humanDuration };
 
 export const ago = (unixSeconds: number, now = Date.now()) => `${humanDuration(now - unixSeconds * 1000)} ago`;
 
