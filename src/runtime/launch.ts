@@ -84,7 +84,13 @@ export async function launch(opts: LaunchOptions): Promise<Launched> {
       else throw new BerthError("Internal", `unexpected message ${f.type} from container init`);
     }
   } catch (e) {
-    if (pid > 0) killQuietly(pid);
+    if (pid > 0) {
+      killQuietly(pid);
+      // a helper that waits for the process (foreground) reaps it and exits: let it,
+      // or the process is orphaned to a reaper that may never collect it (this
+      // machine's PID 1 does not), a zombie in the container's pid namespace
+      await Promise.race([helper.exited, Bun.sleep(2000)]);
+    }
     helper.kill(9);
     if (console !== undefined) closeQuietly(console);
     if (pid > 0) await reapOrphan(helper, pid);
