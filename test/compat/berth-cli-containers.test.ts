@@ -303,4 +303,49 @@ describe.skipIf(!haveDocker || !existsSync(ROOTFS))("berth CLI: containers", () 
     expect(text).toContain("code 3");
     expect(text.match(/^-?opost/gm)).toEqual(["opost", "opost"]);
   });
+  test.skipIf(!haveScript)("run -it then ctrl-p ctrl-q detaches: exit 0, the container runs on; attach --detach-keys with another sequence", async () => {
+    /** run cmd under a pty; each step sends its input once the output so far contains `after` */
+    const typeAt = async (cmd: string, steps: Array<{ after: string; send: string }>) => {
+      const p = Bun.spawn(["script", "-qec", cmd, "/dev/null"], { env: { PATH: process.env.PATH, BERTH_HOST: d.host, TERM: "xterm" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+      const reader = p.stdout.getReader();
+      let text = "";
+      const readUntil = async (want: string) => {
+        while (!text.includes(want)) {
+          const r = await reader.read();
+          if (r.done) return;
+          text += new TextDecoder().decode(r.value);
+        }
+      };
+      for (const st of steps) {
+        await readUntil(st.after);
+        p.stdin.write(st.send);
+        await p.stdin.flush();
+      }
+      await readUntil("\u0000never");
+      await p.exited;
+      return text;
+    };
+    // ctrl-p ctrl-q (in two writes: a started sequence is held across reads) detaches
+    // the typed command is written so that its echo does not contain the word its output prints
+    const out = await typeAt(`${BERTH} run -it --name detacher ${IMG} sh; echo "code $?"`, [
+      { after: "/ # ", send: "echo o''ne\n" },
+      { after: "one\r\n", send: "\x10" },
+      { after: "", send: "\x11" },
+    ]);
+    expect(out).toContain("one");
+    expect(out).toContain("code 0");
+    expect((await d.berth(["inspect", "-f", "{{.State.Running}}", "detacher"])).stdout.trim()).toBe("true");
+    // attach with its own sequence (ctrl-x, then "d"); typing works, the container still runs after
+    const again = await typeAt(`${BERTH} attach --detach-keys ctrl-x,d detacher; echo "code $?"`, [
+      { after: "", send: "echo t''wo\n" },
+      { after: "two\r\n", send: "\x18d" },
+    ]);
+    expect(again).toContain("two");
+    expect(again).toContain("code 0");
+    expect((await d.berth(["inspect", "-f", "{{.State.Running}}", "detacher"])).stdout.trim()).toBe("true");
+    const bad = await d.berth(["attach", "--detach-keys", "ctrl-ö", "detacher"]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain("--detach-keys");
+    await d.berth(["rm", "-f", "detacher"]);
+  });
 });

@@ -8,6 +8,7 @@ import { CliError, verb } from "./flags.ts";
 import { hijack } from "./hijack.ts";
 import { runOptions, type FlagEnv } from "./run-flags.ts";
 import { runSession, terminalSize } from "./session.ts";
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "./detach-keys.ts";
 
 const enc = encodeURIComponent;
 
@@ -18,7 +19,7 @@ export const exec = verb(
     summary: "Execute a command in a running container",
     flags: {
       detach: { type: "bool", short: "d", help: "Detached mode: run command in the background" },
-      "detach-keys": { type: "string", help: "Override the key sequence for detaching a container (not supported)" },
+      "detach-keys": { type: "string", help: "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)" },
       env: { type: "list", short: "e", help: "Set environment variables" },
       "env-file": { type: "list", help: "Read in a file of environment variables" },
       interactive: { type: "bool", short: "i", help: "Keep STDIN open even if not attached" },
@@ -33,7 +34,7 @@ export const exec = verb(
   },
   async (ctx, p) => {
     const v = p.values;
-    if (v["detach-keys"] !== undefined) throw new CliError("--detach-keys is not supported by berth", 125);
+    const detachKeys = parseDetachKeys((v["detach-keys"] as string | undefined) ?? DEFAULT_DETACH_KEYS);
     const [container, ...cmd] = p.positionals as [string, ...string[]];
     // -e/--env-file mean what they mean for run: reuse its parsing
     const fx: FlagEnv = { env: ctx.env, readFile: (f) => readFileSync(f, "utf8") };
@@ -64,11 +65,13 @@ export const exec = verb(
       return 0;
     }
     const conn = await hijack(ctx.client, `/exec/${id}/start`, {}, { Detach: false, Tty: tty, ConsoleSize: size ?? null });
-    await runSession(conn, {
+    const { detached } = await runSession(conn, {
       tty,
       stdin: interactive,
+      detachKeys,
       resize: tty ? (h, w) => ctx.client.request("POST", `/exec/${id}/resize`, { query: { h: String(h), w: String(w) } }).then(() => {}) : undefined,
     });
+    if (detached) return 0;
     const r = await ctx.client.json<{ ExitCode: number | null; Running: boolean }>("GET", `/exec/${id}/json`);
     return r.ExitCode ?? 0;
   },

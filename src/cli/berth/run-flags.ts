@@ -5,6 +5,7 @@
  * ranges, `-v src:dst[:mode]`, `--mount` CSV, `--restart name[:max]` ...
  * Every bad value is a UsageError naming its flag; nothing reaches the daemon.
  */
+import { DEFAULT_DETACH_KEYS } from "./detach-keys.ts";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { CreateBody, DeviceMapping, HealthConfig, HostConfig, MountRequest, PortBindingRequest, RestartPolicy, Ulimit } from "../../engine/containers/model.ts";
@@ -101,6 +102,7 @@ export const RUN_SPEC: VerbSpec = {
   flags: {
     ...CREATE_FLAGS,
     detach: b("Run container in background and print container ID", "d"),
+    "detach-keys": s("Override the key sequence for detaching a container (default ctrl-p,ctrl-q)"),
     "sig-proxy": b("Proxy received signals to the process (default true)"),
   },
   min: 1,
@@ -127,6 +129,8 @@ export interface RunOptions {
   pull: PullPolicy;
   quiet: boolean;
   detach: boolean;
+  /** the detach sequence (run with a tty) */
+  detachKeys: string;
   sigProxy: boolean;
   cidfile?: string;
 }
@@ -716,6 +720,7 @@ export function runOptions(p: Parsed, run: boolean, fx: FlagEnv = defaultEnv): R
     pull,
     quiet: on("quiet"),
     detach,
+    detachKeys: str("detach-keys") ?? DEFAULT_DETACH_KEYS,
     sigProxy: v["sig-proxy"] === undefined ? true : on("sig-proxy"),
     cidfile: str("cidfile"),
   };

@@ -14,6 +14,7 @@ import { hijack } from "./hijack.ts";
 import { display } from "./progress.ts";
 import { CREATE_SPEC, RUN_SPEC, runOptions, type RunOptions } from "./run-flags.ts";
 import { proxySignals, runSession, terminalSize } from "./session.ts";
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "./detach-keys.ts";
 
 const enc = encodeURIComponent;
 
@@ -66,6 +67,8 @@ export interface AttachPlan {
   stdout: boolean;
   stderr: boolean;
   sigProxy: boolean;
+  /** ends the session with a tty, leaving the container running */
+  detachKeys: Uint8Array;
   /** wait condition to arm before starting */
   condition: "next-exit" | "removed";
 }
@@ -101,11 +104,17 @@ export async function attachAndRun(ctx: Context, plan: AttachPlan, start: boolea
   }
   const unproxy = plan.sigProxy && !plan.tty ? proxySignals(ctx.client, plan.id) : undefined;
   try {
-    await runSession(conn, {
+    const { detached } = await runSession(conn, {
       tty: plan.tty,
       stdin: plan.stdin,
+      detachKeys: plan.detachKeys,
       resize: plan.tty ? (h, w) => ctx.client.request("POST", `/containers/${id}/resize`, { query: { h: String(h), w: String(w) } }).then(() => {}) : undefined,
     });
+    if (detached) {
+      // the container goes on; so does its wait, which nobody reads any more
+      abandon.abort();
+      return 0;
+    }
   } finally {
     unproxy?.();
   }
@@ -142,6 +151,7 @@ async function runBody(ctx: Context, o: RunOptions): Promise<number> {
       stdout: !!b.AttachStdout,
       stderr: !!b.AttachStderr,
       sigProxy: o.sigProxy,
+      detachKeys: parseDetachKeys(o.detachKeys),
       condition: b.HostConfig?.AutoRemove ? "removed" : "next-exit",
     },
     true,
@@ -193,6 +203,7 @@ export const start = verb(
     flags: {
       attach: { type: "bool", short: "a", help: "Attach STDOUT/STDERR and forward signals" },
       interactive: { type: "bool", short: "i", help: "Attach container's STDIN" },
+      "detach-keys": { type: "string", help: "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)" },
     },
     min: 1,
     max: Infinity,
@@ -206,7 +217,8 @@ export const start = verb(
       const stdin = interactive && !!c.Config.OpenStdin;
       if (c.Config.Tty && stdin && !ctx.stdinIsTTY) throw new CliError("the input device is not a TTY", 1);
       // docker start -a: a start error is a plain error (status 1), not run's 125/126/127
-      return attachAndRun(ctx, { id: c.Id, tty: !!c.Config.Tty, stdin, stdout: true, stderr: true, sigProxy: true, condition: "next-exit" }, true, () => 1);
+      const detachKeys = parseDetachKeys((p.values["detach-keys"] as string | undefined) ?? DEFAULT_DETACH_KEYS);
+      return attachAndRun(ctx, { id: c.Id, tty: !!c.Config.Tty, stdin, stdout: true, stderr: true, sigProxy: true, detachKeys, condition: "next-exit" }, true, () => 1);
     }
     let status = 0;
     for (const n of p.positionals) {
@@ -232,18 +244,18 @@ export const attach = verb(
     flags: {
       "no-stdin": { type: "bool", help: "Do not attach STDIN" },
       "sig-proxy": { type: "bool", help: "Proxy all received signals to the process (default true)" },
-      "detach-keys": { type: "string", help: "Override the key sequence for detaching a container (not supported)" },
+      "detach-keys": { type: "string", help: "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)" },
     },
     min: 1,
     max: 1,
   },
   async (ctx, p) => {
-    if (p.values["detach-keys"] !== undefined) throw new CliError("--detach-keys is not supported by berth", 125);
+    const detachKeys = parseDetachKeys((p.values["detach-keys"] as string | undefined) ?? DEFAULT_DETACH_KEYS);
     const c = await inspectLite(ctx, p.positionals[0]!);
     if (!c.State.Running) throw new CliError("You cannot attach to a stopped container, start it first", 1);
     const stdin = p.values["no-stdin"] !== true && !!c.Config.OpenStdin;
     if (c.Config.Tty && stdin && !ctx.stdinIsTTY) throw new CliError("the input device is not a TTY", 1);
     const sigProxy = p.values["sig-proxy"] !== false;
-    return attachAndRun(ctx, { id: c.Id, tty: !!c.Config.Tty, stdin, stdout: true, stderr: true, sigProxy, condition: "next-exit" }, false);
+    return attachAndRun(ctx, { id: c.Id, tty: !!c.Config.Tty, stdin, stdout: true, stderr: true, sigProxy, detachKeys, condition: "next-exit" }, false);
   },
 );

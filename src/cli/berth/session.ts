@@ -5,6 +5,7 @@
  * with -t, its size sent on start and on SIGWINCH, and signals proxied to
  * the container when asked.
  */
+import { EscapeFilter } from "./detach-keys.ts";
 import { writeSync } from "node:fs";
 import { BerthError } from "../../errors.ts";
 import { setOutputProcessing } from "../../runtime/sys/tty.ts";
@@ -36,6 +37,8 @@ export interface SessionOptions {
   errFd?: number;
   /** send the terminal size (called at once and on SIGWINCH) when the local stdin/stdout is a terminal */
   resize?: (rows: number, cols: number) => Promise<void>;
+  /** with a tty and stdin: this sequence in the input ends the session, the container goes on (docker's detach keys) */
+  detachKeys?: Uint8Array;
 }
 
 /** The local terminal's size, when stdout is one. */
@@ -45,8 +48,8 @@ export function terminalSize(): [number, number] | undefined {
   return process.stdout.isTTY && rows && cols ? [rows, cols] : undefined;
 }
 
-/** Pump the session until the daemon ends the output. */
-export async function runSession(conn: Hijacked, o: SessionOptions): Promise<void> {
+/** Pump the session until the daemon ends the output, or the user detaches (`detached`). */
+export async function runSession(conn: Hijacked, o: SessionOptions): Promise<{ detached: boolean }> {
   const outFd = o.outFd ?? 1;
   const errFd = o.errFd ?? 2;
   const sock = conn.socket;
@@ -61,7 +64,18 @@ export async function runSession(conn: Hijacked, o: SessionOptions): Promise<voi
 
   const stdin = process.stdin;
   const raw = o.tty && o.stdin && stdin.isTTY && typeof stdin.setRawMode === "function";
-  const onStdin = (chunk: Buffer) => void sock.write(chunk);
+  const escape = o.tty && o.stdin && o.detachKeys ? new EscapeFilter(o.detachKeys) : undefined;
+  let detached = false;
+  let detach: (() => void) | undefined;
+  const onStdin = (chunk: Buffer) => {
+    if (!escape) return void sock.write(chunk);
+    const r = escape.push(chunk);
+    if (r.send.length) sock.write(r.send);
+    if (r.detached) {
+      detached = true;
+      detach?.();
+    }
+  };
   const onStdinEnd = () => {
     if (!sock.destroyed) sock.end();
   };
@@ -93,6 +107,7 @@ export async function runSession(conn: Hijacked, o: SessionOptions): Promise<voi
       stdin.resume();
     }
     await new Promise<void>((resolve, reject) => {
+      detach = resolve;
       sock.on("data", onOutput);
       sock.once("end", resolve);
       sock.once("close", () => resolve());
@@ -118,8 +133,10 @@ export async function runSession(conn: Hijacked, o: SessionOptions): Promise<voi
     }
     sock.destroy();
   }
+  if (detached) return { detached };
   if (sysError) throw new BerthError("Internal", sysError.trim());
   if (demux?.pending) throw new BerthError("Internal", "berthd's output stream ended in the middle of a frame");
+  return { detached };
 }
 
 const PROXIED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
