@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import type { Mount, Spec } from "../../src/oci/runtime-spec.ts";
 import { RuntimeCli, makeBundle, uniqueId, isRoot, mountsUnder, processesMatching, ROOTFS } from "./harness.ts";
+import { BASE, grant, mapped } from "./helpers/userns.ts";
 
 const d = isRoot ? describe : describe.skip;
 let rt: RuntimeCli;
@@ -20,18 +21,6 @@ afterAll(() => {
   rt?.cleanup();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-const BASE = 100000;
-const MAP = [{ containerID: 0, hostID: BASE, size: 65536 }];
-function mapped(s: Spec) {
-  s.linux!.namespaces!.push({ type: "user" });
-  s.linux!.uidMappings = MAP;
-  s.linux!.gidMappings = MAP;
-}
-function grant(s: Spec, ...caps: string[]) {
-  const c = s.process!.capabilities!;
-  for (const set of ["bounding", "effective", "permitted"] as const) c[set] = [...(c[set] ?? []), ...caps];
-}
 
 /** A host directory owned by host root (0700) holding data/f (0600, "secret"). */
 function rootOwnedData(): string {

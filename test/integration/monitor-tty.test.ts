@@ -9,9 +9,9 @@
  * design; pid 1 here does not reap them).
  */
 import { describe, test, expect, beforeAll, afterAll } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { tmpdir } from "node:os";
+import { monitorEnv, removeMonitorEnv, stopMonitored, type MonitorEnv } from "./helpers/monitor-env.ts";
 import { isRoot, makeBundle, uniqueId, waitFor, type Bundle } from "./harness.ts";
 import { Runtime } from "../../src/runtime/container.ts";
 import { setChildSubreaper } from "../../src/runtime/sys/reaper.ts";
@@ -27,27 +27,17 @@ let rt: Runtime;
 const bundles: Bundle[] = [];
 const started: MonitoredContainer[] = [];
 
+let env: MonitorEnv;
 beforeAll(() => {
   if (!isRoot) return;
-  setChildSubreaper(true);
-  runtimeRoot = mkdtempSync(join(tmpdir(), "berth-tty-rt-"));
-  execRoot = mkdtempSync(join(tmpdir(), "berth-tty-exec-"));
-  rt = new Runtime(runtimeRoot);
+  env = monitorEnv("berth-tty");
+  ({ runtimeRoot, execRoot, rt } = env);
 });
 
 afterAll(async () => {
   if (!isRoot) return;
-  for (const c of [...started, ...recover(execRoot)]) {
-    try {
-      if (c.state() === "running") rt.kill(c.id, 9);
-      if (c.state() !== "lost") await c.wait();
-    } catch {}
-    await c.remove().catch(() => {});
-  }
-  setChildSubreaper(false);
-  for (const b of bundles) b.cleanup();
-  rmSync(runtimeRoot, { recursive: true, force: true });
-  rmSync(execRoot, { recursive: true, force: true });
+  await stopMonitored(env, started);
+  removeMonitorEnv(env, bundles);
 });
 
 type Opts = Partial<Pick<StartOptions, "openStdin" | "stdinOnce">> & { tty?: boolean; size?: { height: number; width: number } };

@@ -9,13 +9,12 @@
  * by design) are reparented to it, and it reaps them; pid 1 here does not.
  */
 import { describe, test, expect, beforeAll, afterAll } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
-import { tmpdir } from "node:os";
+import { monitorEnv, removeMonitorEnv, stopMonitored, type MonitorEnv } from "./helpers/monitor-env.ts";
 import { isRoot, makeBundle, uniqueId, waitFor, type Bundle } from "./harness.ts";
 import { Runtime } from "../../src/runtime/container.ts";
-import { setChildSubreaper } from "../../src/runtime/sys/reaper.ts";
 import { BerthError } from "../../src/errors.ts";
 import { openMonitored, recover, startMonitored, type LogEntry, type LogOptions, type MonitoredContainer } from "../../src/engine/monitor/index.ts";
 import { FRAME, FrameDecoder, encodeFrame } from "../../src/engine/monitor/protocol.ts";
@@ -31,29 +30,19 @@ let rt: Runtime;
 const bundles: Bundle[] = [];
 const started: MonitoredContainer[] = [];
 
+let env: MonitorEnv;
 beforeAll(() => {
   if (!isRoot) return;
-  setChildSubreaper(true);
-  runtimeRoot = mkdtempSync(join(tmpdir(), "berth-mon-rt-"));
-  execRoot = mkdtempSync(join(tmpdir(), "berth-mon-exec-"));
-  rt = new Runtime(runtimeRoot);
+  env = monitorEnv("berth-mon");
+  ({ runtimeRoot, execRoot, rt } = env);
 });
 
 afterAll(async () => {
   if (!isRoot) return;
-  for (const c of [...started, ...recover(execRoot)]) {
-    try {
-      if (c.state() === "running") rt.kill(c.id, 9);
-      if (c.state() !== "lost") await c.wait();
-    } catch {}
-    await c.remove().catch(() => {});
-  }
+  await stopMonitored(env, started);
   // every monitor this file started is gone and reaped: none is left as a zombie
   const ours = monitorsUnder(execRoot);
-  setChildSubreaper(false);
-  for (const b of bundles) b.cleanup();
-  rmSync(runtimeRoot, { recursive: true, force: true });
-  rmSync(execRoot, { recursive: true, force: true });
+  removeMonitorEnv(env, bundles);
   expect(ours).toEqual([]);
 });
 
