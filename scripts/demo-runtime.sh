@@ -17,8 +17,9 @@ RUNTIME=${RUNTIME:-$ROOT/bin/berth-runtime}
 ROOTFS=$ROOT/.cache/rootfs/busybox
 ID=demo-$$
 
-step() { echo "demo: $*" >&2; }
-die() { echo "demo: error: $*" >&2; exit 1; }
+LOG_NAME=demo
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo bash scripts/demo.sh)"
 

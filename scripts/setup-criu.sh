@@ -16,16 +16,9 @@
 # Progress on stderr; exits non-zero with a message naming the failing step.
 set -euo pipefail
 
-step() { echo "setup-criu: $*" >&2; }
-die() { echo "setup-criu: error: $*" >&2; exit 1; }
-quietly() {
-  local out rc=0
-  out=$(mktemp)
-  "$@" >"$out" 2>&1 || rc=$?
-  [ "$rc" -eq 0 ] || tail -n 40 "$out" >&2
-  rm -f "$out"
-  return "$rc"
-}
+LOG_NAME=setup-criu
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 MIN_MAJOR=4 MIN_MINOR=2
 

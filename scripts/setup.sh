@@ -14,17 +14,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-step() { echo "setup: $*" >&2; }
-die() { echo "setup: error: $*" >&2; exit 1; }
-# quietly CMD...: run CMD with its output kept aside; show it only if it fails.
-quietly() {
-  local out rc=0
-  out=$(mktemp)
-  "$@" >"$out" 2>&1 || rc=$?
-  [ "$rc" -eq 0 ] || tail -n 40 "$out" >&2
-  rm -f "$out"
-  return "$rc"
-}
+LOG_NAME=setup
+# shellcheck source=lib.sh
+. "$ROOT/scripts/lib.sh"
 
 # ------------------------------------------------------------ 1. Debian packages
 # What each is for:
