@@ -11,6 +11,7 @@
  * privileges), with the exec's command, env, workdir and user over it;
  * Privileged gives it every capability the host has.
  */
+import { startFailureExitCode } from "./start-errors.ts";
 import { writeSync } from "node:fs";
 import { constants as osc } from "node:os";
 import { ReadStream } from "node:tty";
@@ -159,14 +160,6 @@ async function pump(stream: ReadableStream<Uint8Array> | undefined, name: Output
   }
 }
 
-/** dockerd's exit code for a process that could not be started: 127 not found, 126 not runnable, none otherwise */
-export function startFailureExitCode(err: unknown): number | undefined {
-  const m = (err instanceof Error ? err.message : String(err)).toLowerCase();
-  if (m.includes("executable file not found") || m.includes("no such file or directory")) return 127;
-  if (m.includes("permission denied")) return 126;
-  if (m.includes("not a directory")) return 127;
-  return undefined;
-}
 
 function exitCodeOf(proc: { exitCode: number | null; signalCode: string | number | null }): number {
   if (proc.exitCode !== null) return proc.exitCode;

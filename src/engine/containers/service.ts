@@ -41,6 +41,7 @@ import type { ContainerRecord, CreateBody, DockerConfig, HostConfig, NetworkSett
 import { validateHealthcheck } from "./health.ts";
 import { ensureWorkingDir } from "./inroot.ts";
 import { checkName, generateName } from "./names.ts";
+import { dockerStartError, startFailureExitCode } from "./start-errors.ts";
 import type { NetworkSetup } from "./networking.ts";
 import { nextBackoff, policyName, restartOnDaemonStart, shouldRestart } from "./restart-policy.ts";
 import { exitedState, newRecord, runningState, ZERO_TIME } from "./status.ts";
@@ -326,7 +327,7 @@ export class ContainerService implements ContainerSource {
     } catch (e) {
       await this.undoStart(rec, monitored, net !== undefined).catch((u) => this.log?.warn("undo a failed start", { id, ...errorFields(u) }));
       const err = dockerStartError(e);
-      rec.State = exitedState(rec.State, startFailureCode(err.message), new Date().toISOString(), false, err.message);
+      rec.State = exitedState(rec.State, startFailureExitCode(err) ?? 128, new Date().toISOString(), false, err.message);
       rec.State.Status = rec.State.StartedAt === ZERO_TIME ? "created" : "exited";
       this.store.save(rec);
       this.rejectAttachGates(id, err);
@@ -977,23 +978,7 @@ function writeBundle(dir: string, spec: Spec) {
   renameSync(tmp, file);
 }
 
-/**
- * A failed start as docker reports it: errno texts in Go's lowercase form,
- * which clients match on ("no such file or directory" -> exit 127,
- * "permission denied" -> 126).
- */
-function dockerStartError(e: unknown): BerthError {
-  const err = e instanceof BerthError ? e : new BerthError("Internal", String((e as Error)?.message ?? e));
-  const msg = err.message.replace(/: (No such file or directory|Permission denied|Is a directory|Not a directory|Exec format error)\b/g, (_m, t: string) => `: ${t.toLowerCase()}`);
-  return msg === err.message ? err : new BerthError(err.code, msg, { cause: err });
-}
 
-/** docker's exit codes for a container that could not start: 127 command not found, 126 not executable. */
-function startFailureCode(msg: string): number {
-  if (/not found|no such file/i.test(msg)) return 127;
-  if (/permission denied|not executable/i.test(msg)) return 126;
-  return 128;
-}
 
 /** "10m", "1g", "512k", "1000" (bytes) */
 export function parseSize(v: string | undefined, dflt: number): number {
